@@ -41,7 +41,9 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code=code)
 
 
-# ---- score / sample (scoring core) ---------------------------------------------------------
+# ---- score (scoring core) ------------------------------------------------------------------
+
+# ---- sample (embedded generated data set) -------------------------------------------------
 
 # ---- prepare / verify (dataset curation) ---------------------------------------------------
 

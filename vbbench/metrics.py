@@ -47,6 +47,7 @@ __all__ = [
     "evaluate",
     "dim_gradient_kernels",
     "sobel_gradient",
+    "SOBEL_KERNEL",
     "conn_lower_levels",
 ]
 
@@ -216,7 +217,11 @@ def dim_gradient_kernels(sigma: float = 1.4, epsilon: float = 0.01) -> tuple[np.
 _DIM_SMOOTH, _DIM_DERIVATIVE = dim_gradient_kernels()
 
 _SOBEL_SMOOTH = np.array([1.0, 2.0, 1.0]) / 4.0
-_SOBEL_DERIVATIVE = np.array([-1.0, 0.0, 1.0]) / 2.0  # outer(smooth, derivative) = S / 8
+_SOBEL_DERIVATIVE = np.array([-1.0, 0.0, 1.0]) / 2.0
+
+#: The seed's Sobel-like operator S = [[−1, 0, 1], [−2, 0, 2], [−1, 0, 1]] / 8, defined once: the
+#: Sobel metrics and the reference model's gradient loss both build on it (dy uses Sᵀ).
+SOBEL_KERNEL = np.outer(_SOBEL_SMOOTH, _SOBEL_DERIVATIVE)
 
 
 def sobel_gradient(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
