@@ -7,6 +7,9 @@ Expected failures print one actionable line and end with ``raise typer.Exit(code
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
 from vbbench import __version__
@@ -15,7 +18,7 @@ app = typer.Typer(
     name="vbbench",
     help="Curate portrait-matting datasets and score matting models for virtual backgrounds.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
 )
 
@@ -42,6 +45,73 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 # ---- score (scoring core) ------------------------------------------------------------------
+
+
+@app.command()
+def score(
+    pred_dir: Annotated[Path, typer.Argument(help="Folder of predicted mattes (PNG; ids = relative paths without extension).")],
+    gt: Annotated[Optional[Path], typer.Option("--gt", help="Folder of ground-truth mattes.")] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", help="A prepared dataset whose ground truth to use instead of --gt.")] = None,
+    variant: Annotated[str, typer.Option("--variant", help="Variant of --dataset: original, rot90cw, rot90ccw, rot30, call16x9.")] = "original",
+    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Where prepared datasets live (default: $VBBENCH_HOME/data).")] = None,
+    trimap: Annotated[Optional[Path], typer.Option("--trimap", help="Folder of trimaps; also scores the unknown band (trimap == 128).")] = None,
+    metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated metric names (default: all).")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Processes (default: all cores).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default: PRED_DIR-scores beside PRED_DIR).")] = None,
+    error_maps: Annotated[bool, typer.Option("--error-maps", help="Also write |p - g| maps to OUT/error_maps/.")] = False,
+    resize: Annotated[bool, typer.Option("--resize", help="Resize predictions of another size to the ground truth (bilinear) instead of failing.")] = False,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask distributed scheduler address (extra 'dist').")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no table.")] = False,
+) -> None:
+    """Score predicted mattes against ground truth.
+
+    Pairs PRED_DIR with the ground truth by relative path without extension. Mattes are 8- or
+    16-bit grayscale PNGs or RGBA images (the alpha channel is the matte); JPEG is accepted with
+    a warning. Writes **per_image.csv** (raw units) and **summary.json** (schema
+    vbbench-score/1: means, medians, 95% bootstrap CIs) and prints a table in paper units.
+    """
+    import warnings
+
+    from vbbench import score as scoring
+
+    if (gt is None) == (dataset is None):
+        raise fail("give exactly one of --gt GT_DIR or --dataset NAME") from None
+    provenance = None
+    if dataset is not None:
+        try:
+            from vbbench.split import split_sha256
+            from vbbench.sources import get_dataset
+            from vbbench.variants import variant_paths
+
+            paths = variant_paths(dataset, variant, data_dir)
+            card = get_dataset(dataset)
+            provenance = {
+                "name": dataset,
+                "variant": variant,
+                "revision": getattr(card, "revision", None),
+                "split_sha256": split_sha256(dataset),
+            }
+        except (KeyError, ValueError, FileNotFoundError) as problem:
+            raise fail(str(problem).strip("'\"")) from None
+        gt = paths.alpha
+    names = [name.strip() for name in metrics.split(",") if name.strip()] if metrics else None
+    out_dir = out if out is not None else pred_dir.parent / f"{pred_dir.resolve().name}-scores"
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = scoring.score_directories(
+                pred_dir, gt, trimap, names, workers, resize,
+                out_dir / "error_maps" if error_maps else None, scheduler, provenance, not quiet,
+            )
+    except scoring.ScoreError as problem:
+        raise fail(str(problem)) from None
+    for warning in caught:
+        typer.secho(f"warning: {warning.message}", err=True, fg=typer.colors.YELLOW)
+    csv_path, json_path = scoring.write_outputs(result, out_dir)
+    if not quiet:
+        typer.echo(scoring.format_table(result.summary))
+    typer.echo(f"wrote {csv_path} and {json_path}")
+
 
 # ---- sample (embedded generated data set) -------------------------------------------------
 

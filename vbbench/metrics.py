@@ -511,8 +511,9 @@ class MetricSpec:
 
     @property
     def display_unit(self) -> str:
+        """How a displayed number relates to the raw one, e.g. ``raw×1e-3`` for SAD/1000."""
         exponent = round(math.log10(self.display_scale))
-        return f"×1e{exponent}" if exponent else "×1"
+        return f"raw×1e{exponent}" if exponent else "raw"
 
     def compute(self, pair: _Pair, region: np.ndarray | None) -> float:
         per_pixel = self._map(pair)
