@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from vbbench import __version__
+from vbbench._memory import keep_freed_memory
 from vbbench.io import IMAGE_SUFFIXES, LOSSY_SUFFIXES, MatteError, atomic_write_text, read_matte, write_png
 from vbbench.metrics import METRICS, EmptyRegionError, evaluate, to_alpha
 
@@ -364,8 +365,9 @@ def _run_tasks(tasks: list[PairTask], workers: int, scheduler: str | None, progr
                     progress_bar.update()
             return outcomes
     if workers <= 1 or len(tasks) == 1:
+        keep_freed_memory()
         return [score_pair(task) for task in tqdm(tasks, **bar)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=keep_freed_memory) as pool:
         chunk = max(1, min(8, len(tasks) // (workers * 4)))
         return list(tqdm(pool.map(score_pair, tasks, chunksize=chunk), **bar))
 
