@@ -44,6 +44,8 @@ def _decode(path: Path) -> np.ndarray:
         raise MatteError(f"{path}: cannot be read ({error.strerror or error})") from None
     if not data:
         raise MatteError(f"{path}: the file is empty")
+    if path.suffix.lower() == ".png" and not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise MatteError(f"{path}: not a PNG file (it lacks the PNG signature)")
     if path.suffix.lower() == ".png" and not data.rstrip(b"\0").endswith(b"IEND\xaeB`\x82"):
         # libpng decodes a cut-off file into a partly black image without failing; the IEND
         # chunk is the only reliable sign that the file is whole.

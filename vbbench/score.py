@@ -346,24 +346,17 @@ def _run_tasks(tasks: list[PairTask], workers: int, scheduler: str | None, progr
     bar = dict(total=len(tasks), desc="scoring", unit="image", disable=not progress, leave=False)
     if scheduler is not None:
         try:
-            from distributed import Client, as_completed
+            from distributed import Client
         except ImportError:
-            raise ScoreError(
-                "--scheduler needs Dask distributed: pip install 'vbbench[dist]'"
-            ) from None
+            raise ScoreError("--scheduler needs Dask distributed: pip install 'vbbench[dist]'") from None
         try:
             client = Client(scheduler, timeout="10s", set_as_default=False)
         except (OSError, TimeoutError) as problem:
             raise ScoreError(f"cannot reach the Dask scheduler at {scheduler}: {problem}") from None
         with client:
             futures = client.map(score_pair, tasks, pure=False)
-            order = {future.key: index for index, future in enumerate(futures)}
-            outcomes: list[dict] = [{}] * len(tasks)
-            with tqdm(**bar) as progress_bar:
-                for future in as_completed(futures):
-                    outcomes[order[future.key]] = future.result()
-                    progress_bar.update()
-            return outcomes
+            # Collected in submission order: the results keep the pairs' order.
+            return [future.result() for future in tqdm(futures, **bar)]
     if workers <= 1 or len(tasks) == 1:
         keep_freed_memory()
         return [score_pair(task) for task in tqdm(tasks, **bar)]
