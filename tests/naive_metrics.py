@@ -66,23 +66,36 @@ def _mat2gray(image):
     return np.zeros_like(image) if high == low else (image - low) / (high - low)
 
 
-def grad(p, g, region=None):
-    pred_x, pred_y = gaussgradient(_mat2gray(p))
-    target_x, target_y = gaussgradient(_mat2gray(g))
+def grad(p, g, region=None, rescale="minmax"):
+    norm = _mat2gray if rescale == "minmax" else (lambda image: image)
+    pred_x, pred_y = gaussgradient(norm(p))
+    target_x, target_y = gaussgradient(norm(g))
     error = (np.sqrt(pred_x**2 + pred_y**2) - np.sqrt(target_x**2 + target_y**2)) ** 2
     return error.sum() if region is None else error[region].sum()
 
 
-def conn(p_codes, g_codes, code_max, region=None):
-    """``compute_connectivity_error.m`` with step 0.1, thresholds compared exactly."""
+def conn(p_codes, g_codes, code_max, region=None, thresholds="exact", ties="column-major", empty="stop"):
+    """``compute_connectivity_error.m`` with step 0.1, thresholds compared exactly.
+
+    The keyword arguments switch to the choices of other ports: float64 ``np.arange`` thresholds,
+    row-major component order (skimage), skipping thresholds without components (P3M)."""
     pred, target = alpha(p_codes, code_max), alpha(g_codes, code_max)
     four = ndimage.generate_binary_structure(2, 1)
     l_map = np.full(pred.shape, -1.0)
     for k in range(1, 11):
-        both = (10 * p_codes.astype(np.int64) >= code_max * k) & (10 * g_codes.astype(np.int64) >= code_max * k)
-        # Labelling the transpose numbers components in column-major order, like bwconncomp.
-        labels, count = ndimage.label(both.T, structure=four)
-        labels = labels.T
+        if thresholds == "exact":
+            both = (10 * p_codes.astype(np.int64) >= code_max * k) & (10 * g_codes.astype(np.int64) >= code_max * k)
+        else:
+            step = np.arange(0, 1.1, 0.1)[k]
+            both = (pred >= step) & (target >= step)
+        if ties == "column-major":
+            # Labelling the transpose numbers components in column-major order, like bwconncomp.
+            labels, count = ndimage.label(both.T, structure=four)
+            labels = labels.T
+        else:
+            labels, count = ndimage.label(both, structure=four)
+        if count == 0 and empty == "skip":
+            continue
         omega = np.zeros(pred.shape, dtype=bool)
         if count:
             sizes = np.bincount(labels.ravel())[1:]
@@ -100,19 +113,22 @@ def conn(p_codes, g_codes, code_max, region=None):
 SOBEL = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 8
 
 
-def _sobel(difference):
-    padded = np.pad(difference, 1, mode="edge")
+_PADS = {"replicate": "edge", "reflect": "reflect", "zero": "constant"}
+
+
+def _sobel(difference, border="replicate"):
+    padded = np.pad(difference, 1, mode=_PADS[border])
     return signal.convolve2d(padded, SOBEL, mode="valid"), signal.convolve2d(padded, SOBEL.T, mode="valid")
 
 
-def sobel_l2(p, g, region=None):
-    dx, dy = _sobel(p - g)
+def sobel_l2(p, g, region=None, border="replicate"):
+    dx, dy = _sobel(p - g, border)
     per_pixel = np.sqrt(dx**2 + dy**2)
     return per_pixel.mean() if region is None else per_pixel[region].mean()
 
 
-def sobel_l1(p, g, region=None):
-    dx, dy = _sobel(p - g)
+def sobel_l1(p, g, region=None, border="replicate"):
+    dx, dy = _sobel(p - g, border)
     per_pixel = 0.5 * (np.abs(dx) + np.abs(dy))
     return per_pixel.mean() if region is None else per_pixel[region].mean()
 

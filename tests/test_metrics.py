@@ -274,3 +274,67 @@ def test_registry_documents_every_metric():
         assert math.isclose(spec.display_scale, 1e3) or math.isclose(spec.display_scale, 1e-3)
     assert METRICS["sad"].display_key == "sad_x1e-3"
     assert METRICS["mse"].display_key == "mse_x1e3"
+
+
+# ---- other implementations' conventions ---------------------------------------------------------
+
+from vbbench.metrics import Conventions  # noqa: E402
+
+
+def _case(conformance_cases, case_id):
+    case = next(c for c in conformance_cases["cases"] if c["id"] == case_id)
+    return (cv2.imread(str(CONFORMANCE / case["pred"]), cv2.IMREAD_UNCHANGED),
+            cv2.imread(str(CONFORMANCE / case["gt"]), cv2.IMREAD_UNCHANGED), case)
+
+
+def test_float64_thresholds_reproduce_the_ports_and_differ_at_153(conformance_cases):
+    pred, gt, case = _case(conformance_cases, "c12_144x256_plateau_153")
+    ported = metrics.conn(pred, gt, conventions=Conventions(conn_thresholds="float64"))
+    assert close(ported, naive.conn(pred, gt, 255, thresholds="float64"))
+    assert not close(ported * 1e-3, case["whole"]["conn_x1e-3"], rel=1e-5)  # the known disagreement
+
+
+def test_row_major_ties_reproduce_skimage_and_differ_on_the_tie_case(conformance_cases):
+    pred, gt, case = _case(conformance_cases, "c17_144x256_conn_tie")
+    ported = metrics.conn(pred, gt, conventions=Conventions(conn_ties="row-major"))
+    assert close(ported, naive.conn(pred, gt, 255, ties="row-major"))
+    assert not close(ported * 1e-3, case["whole"]["conn_x1e-3"], rel=1e-5)
+
+
+def test_p3m_skip_gives_zero_for_an_all_zero_prediction():
+    gt = naive.random_soft_matte(np.random.default_rng(8), (40, 40))
+    zero = np.zeros_like(gt)
+    assert metrics.conn(zero, gt, conventions=Conventions(conn_empty="skip")) == pytest.approx(
+        naive.conn(zero, gt, 255, empty="skip"))
+    # every pixel ends with l = 1: φ = 1 − (a − 1)·[a − 1 ≥ 0.15] = 1 for both
+    assert metrics.conn(zero, gt, conventions=Conventions(conn_empty="skip")) == 0.0
+    assert metrics.conn(zero, gt) > 0.0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_every_convention_matches_its_naive_counterpart(seed):
+    rng = np.random.default_rng(seed)
+    gt = naive.random_soft_matte(rng, (70, 90), 255, 3.0)
+    pred = naive.random_soft_matte(rng, (70, 90), 255, 3.0)
+    for thresholds in ("exact", "float64"):
+        for ties in ("column-major", "row-major"):
+            for empty in ("stop", "skip"):
+                c = Conventions(conn_thresholds=thresholds, conn_ties=ties, conn_empty=empty)
+                assert close(metrics.conn(pred, gt, conventions=c),
+                             naive.conn(pred, gt, 255, thresholds=thresholds, ties=ties, empty=empty))
+    p, g = pred / 255.0, gt / 255.0
+    assert close(metrics.grad(pred, gt, conventions=Conventions(grad_rescale="none")), naive.grad(p, g, rescale="none"))
+    for border in ("replicate", "reflect", "zero"):
+        c = Conventions(sobel_border=border)
+        assert close(metrics.sobel_l2(pred, gt, conventions=c), naive.sobel_l2(p, g, border=border))
+        assert close(metrics.sobel_l1(pred, gt, conventions=c), naive.sobel_l1(p, g, border=border))
+
+
+def test_conventions_are_validated_and_parsed():
+    with pytest.raises(ValueError, match="convention conn_ties='diagonal' is not one of column-major, row-major"):
+        Conventions(conn_ties="diagonal")
+    with pytest.raises(ValueError, match="expected NAME=VALUE"):
+        Conventions.parse(["ties"])
+    parsed = Conventions.parse(["conn-thresholds=float64", "sobel_border=zero"])
+    assert parsed.differences() == {"conn_thresholds": "float64", "sobel_border": "zero"}
+    assert Conventions().differences() == {}

@@ -243,3 +243,20 @@ def test_help_and_score_do_not_import_heavy_libraries(tmp_path):
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip().endswith("[]")
+
+
+def test_conventions_are_applied_and_recorded(tmp_path):
+    pairs = make_set(tmp_path, count=2)
+    out = tmp_path / "out"
+    result = run(tmp_path / "pred", "--gt", tmp_path / "gt", "--convention", "conn_ties=row-major",
+                 "--convention", "conn_thresholds=float64", "--out", out, "--workers", 1)
+    assert result.exit_code == 0, result.output
+    assert "NOT the reference definitions: conn_thresholds=float64, conn_ties=row-major" in result.output
+    summary = scoring.load_summary(out / "summary.json")
+    assert summary["reference_conventions"] is False
+    assert summary["conventions"]["conn_ties"] == "row-major"
+    table = pd.read_csv(out / "per_image.csv").set_index("image")
+    pred, gt = pairs["00"]
+    assert table.loc["00", "conn"] == pytest.approx(naive.conn(pred, gt, 255, thresholds="float64", ties="row-major"))
+    bad = run(tmp_path / "pred", "--gt", tmp_path / "gt", "--convention", "conn_ties=diagonal")
+    assert bad.exit_code == 1 and "convention conn_ties='diagonal' is not one of" in bad.output

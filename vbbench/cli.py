@@ -61,6 +61,7 @@ def score(
     error_maps: Annotated[bool, typer.Option("--error-maps", help="Also write |p - g| maps to OUT/error_maps/.")] = False,
     resize: Annotated[bool, typer.Option("--resize", help="Resize predictions of another size to the ground truth (bilinear) instead of failing.")] = False,
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask distributed scheduler address (extra 'dist').")] = None,
+    convention: Annotated[Optional[list[str]], typer.Option("--convention", help="NAME=VALUE to reproduce another implementation, e.g. conn_ties=row-major (see docs/metrics.md).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no table.")] = False,
 ) -> None:
     """Score predicted mattes against ground truth.
@@ -73,6 +74,12 @@ def score(
     import warnings
 
     from vbbench import score as scoring
+    from vbbench.metrics import Conventions
+
+    try:
+        conventions = Conventions.parse(convention)
+    except ValueError as problem:
+        raise fail(str(problem)) from None
 
     if (gt is None) == (dataset is None):
         raise fail("give exactly one of --gt GT_DIR or --dataset NAME") from None
@@ -102,6 +109,7 @@ def score(
             result = scoring.score_directories(
                 pred_dir, gt, trimap, names, workers, resize,
                 out_dir / "error_maps" if error_maps else None, scheduler, provenance, not quiet,
+                conventions,
             )
     except scoring.ScoreError as problem:
         raise fail(str(problem)) from None

@@ -45,6 +45,8 @@ __all__ = [
     "sobel_l1",
     "gauss_grad",
     "evaluate",
+    "Conventions",
+    "REFERENCE",
     "dim_gradient_kernels",
     "sobel_gradient",
     "SOBEL_KERNEL",
@@ -57,6 +59,85 @@ FLOAT_THRESHOLD_TOLERANCE = 1e-9
 
 class EmptyRegionError(ValueError):
     """A mean over the region was asked for, but the region holds no pixel."""
+
+
+_CHOICES = {
+    "conn_thresholds": ("exact", "float64"),
+    "conn_ties": ("column-major", "row-major"),
+    "conn_empty": ("stop", "skip"),
+    "grad_rescale": ("minmax", "none"),
+    "sobel_border": ("replicate", "reflect", "zero"),
+}
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """The details where published implementations disagree; the defaults are the reference.
+
+    Attributes
+    ----------
+    conn_thresholds : {"exact", "float64"}
+        ``exact`` (reference): v/255 ≥ k/10 decided exactly. ``float64``: compared with
+        ``np.arange(0, 1.1, 0.1)`` thresholds as most Python ports do (rejects v = 153 at 0.6).
+    conn_ties : {"column-major", "row-major"}
+        Which of equally large components is Ω_k: the first in MATLAB's column-major order
+        (reference) or in skimage / OpenCV row-major order.
+    conn_empty : {"stop", "skip"}
+        A threshold with no component: every remaining pixel gets l = t_(k−1) (reference), or the
+        threshold is skipped so those pixels end with l = 1 (P3M; an all-zero prediction scores 0).
+    grad_rescale : {"minmax", "none"}
+        ``minmax`` (reference): MATLAB ``mat2gray`` per image; ``none``: alpha as is (ports that
+        only divide by 255).
+    sobel_border : {"replicate", "reflect", "zero"}
+        Border of the seed's Sobel operator: replicated (vbbench's choice), mirrored without
+        repeating the edge (OpenCV's default, ``reflect101``) or zero padding (PyTorch's conv2d
+        default in the training loss).
+
+    Examples
+    --------
+    >>> Conventions.parse(["conn_ties=row-major"]).conn_ties
+    'row-major'
+    """
+
+    conn_thresholds: str = "exact"
+    conn_ties: str = "column-major"
+    conn_empty: str = "stop"
+    grad_rescale: str = "minmax"
+    sobel_border: str = "replicate"
+
+    def __post_init__(self):
+        for name, allowed in _CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"convention {name}={getattr(self, name)!r} is not one of {', '.join(allowed)}"
+                )
+
+    @classmethod
+    def parse(cls, settings: list[str] | None) -> "Conventions":
+        """Build from ``["name=value", …]`` strings (the CLI's ``--convention``)."""
+        values: dict[str, str] = {}
+        for setting in settings or []:
+            name, _, value = setting.partition("=")
+            name = name.strip().replace("-", "_")
+            if name not in _CHOICES or not value:
+                raise ValueError(
+                    f"--convention {setting!r}: expected NAME=VALUE with NAME one of "
+                    f"{', '.join(_CHOICES)}"
+                )
+            values[name] = value.strip()
+        return cls(**values)
+
+    def differences(self) -> dict[str, str]:
+        """The settings that differ from the reference (empty for reference results)."""
+        reference = Conventions()
+        return {
+            name: getattr(self, name)
+            for name in _CHOICES
+            if getattr(self, name) != getattr(reference, name)
+        }
+
+
+REFERENCE = Conventions()
 
 
 # --------------------------------------------------------------------------------------------
@@ -102,7 +183,7 @@ def to_alpha(matte: np.ndarray) -> np.ndarray:
     )
 
 
-def threshold_levels(matte: np.ndarray) -> np.ndarray:
+def threshold_levels(matte: np.ndarray, thresholds: str = "exact") -> np.ndarray:
     """How many Conn thresholds t_k = k/10 (k = 1 … 10) each pixel passes.
 
     A pixel passes t_k iff alpha ≥ k/10, decided exactly: ``10·v ≥ 255·k`` for uint8,
@@ -117,9 +198,14 @@ def threshold_levels(matte: np.ndarray) -> np.ndarray:
     Examples
     --------
     >>> threshold_levels(np.array([[25, 26, 153, 255]], dtype=np.uint8))
-    array([[0, 1, 6, 10]], dtype=int8)
+    array([[ 0,  1,  6, 10]], dtype=int8)
     """
     matte = np.asarray(matte)
+    if thresholds == "float64":
+        # What np.arange(0, 1.1, 0.1) thresholds give: t_6 = 0.6000000000000001 etc.
+        alpha = to_alpha(matte)
+        steps = np.arange(0, 1.1, 0.1)[1:]
+        return np.searchsorted(steps, alpha, side="right").astype(np.int8)
     if matte.dtype == np.uint8:
         # OpenCV's table lookup is 20× faster than the integer division (and than numpy's).
         return cv2.LUT(matte, _LEVELS_8BIT.view(np.uint8)).view(np.int8)
@@ -167,7 +253,12 @@ def _region_mean(per_pixel: np.ndarray, region: np.ndarray | None, metric: str) 
 # --------------------------------------------------------------------------------------------
 
 
-def _filter(image: np.ndarray, kernel_rows: np.ndarray, kernel_cols: np.ndarray) -> np.ndarray:
+_BORDERS = {"replicate": cv2.BORDER_REPLICATE, "reflect": cv2.BORDER_REFLECT_101, "zero": cv2.BORDER_CONSTANT}
+
+
+def _filter(
+    image: np.ndarray, kernel_rows: np.ndarray, kernel_cols: np.ndarray, border: str = "replicate"
+) -> np.ndarray:
     """True 2-D convolution with the separable kernel outer(kernel_rows, kernel_cols).
 
     ``kernel_rows`` runs down the rows (vertical), ``kernel_cols`` along the columns; borders
@@ -179,7 +270,7 @@ def _filter(image: np.ndarray, kernel_rows: np.ndarray, kernel_cols: np.ndarray)
         cv2.CV_64F,
         kernelX=np.ascontiguousarray(kernel_cols[::-1]),
         kernelY=np.ascontiguousarray(kernel_rows[::-1]),
-        borderType=cv2.BORDER_REPLICATE,
+        borderType=_BORDERS[border],
     )
 
 
@@ -228,7 +319,7 @@ _SOBEL_DERIVATIVE = np.array([-1.0, 0.0, 1.0]) / 2.0
 SOBEL_KERNEL = np.outer(_SOBEL_SMOOTH, _SOBEL_DERIVATIVE)
 
 
-def sobel_gradient(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def sobel_gradient(image: np.ndarray, border: str = "replicate") -> tuple[np.ndarray, np.ndarray]:
     """Gradient with the seed's Sobel-like operator S/8, replicated borders.
 
     ``dx = S ∗ image``, ``dy = Sᵀ ∗ image`` (true convolution),
@@ -249,11 +340,11 @@ def sobel_gradient(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     --------
     >>> dx, dy = sobel_gradient(np.tile(np.arange(4.0), (3, 1)))
     >>> dx[1, 1:3], dy[1, 1:3]
-    (array([-0.5, -0.5]), array([0., 0.]))
+    (array([-1., -1.]), array([0., 0.]))
     """
     image = np.asarray(image, dtype=np.float64)
-    dx = _filter(image, _SOBEL_SMOOTH, _SOBEL_DERIVATIVE)
-    dy = _filter(image, _SOBEL_DERIVATIVE, _SOBEL_SMOOTH)
+    dx = _filter(image, _SOBEL_SMOOTH, _SOBEL_DERIVATIVE, border)
+    dy = _filter(image, _SOBEL_DERIVATIVE, _SOBEL_SMOOTH, border)
     return dx, dy
 
 
@@ -265,8 +356,8 @@ def _mat2gray(alpha: np.ndarray) -> np.ndarray:
     return (alpha - low) / (high - low)
 
 
-def _dim_gradient_magnitude(alpha: np.ndarray) -> np.ndarray:
-    rescaled = _mat2gray(alpha)
+def _dim_gradient_magnitude(alpha: np.ndarray, rescale: str = "minmax") -> np.ndarray:
+    rescaled = _mat2gray(alpha) if rescale == "minmax" else alpha
     if not rescaled.any():
         return np.zeros_like(rescaled)  # a constant image has exactly zero gradient
     gx = _filter(rescaled, _DIM_SMOOTH, _DIM_DERIVATIVE)
@@ -302,7 +393,16 @@ def _first_in_column_major(component: np.ndarray, offset: tuple[int, int], heigh
     return (column + offset[1]) * height + row + offset[0]
 
 
-def _largest_component(mask: np.ndarray, offset: tuple[int, int], height: int, total: int):
+def _first_in_row_major(component: np.ndarray, offset: tuple[int, int], height: int) -> tuple[int, int]:
+    """(row, column), in the full image, of the first pixel in row-major order."""
+    row = int(np.argmax(component.any(axis=1)))
+    column = int(np.argmax(component[row]))
+    return row + offset[0], column + offset[1]
+
+
+def _largest_component(
+    mask: np.ndarray, offset: tuple[int, int], height: int, total: int, order=_first_in_column_major
+):
     """Largest 4-connected component of ``mask`` (a crop at ``offset`` of an image ``height`` tall,
     holding ``total`` true pixels).
 
@@ -325,7 +425,7 @@ def _largest_component(mask: np.ndarray, offset: tuple[int, int], height: int, t
         component = labels == guess
         size = int(np.count_nonzero(component))
         if 2 * size > total:
-            return size, (lambda: _first_in_column_major(component, offset, height)), component
+            return size, (lambda: order(component, offset, height)), component
     areas = np.bincount(labels.ravel(), minlength=count)
     areas[0] = 0
     best_size = int(areas.max())
@@ -334,8 +434,8 @@ def _largest_component(mask: np.ndarray, offset: tuple[int, int], height: int, t
         component = labels == tied[0]
     else:
         candidates = [labels == label for label in tied]
-        component = min(candidates, key=lambda c: _first_in_column_major(c, offset, height))
-    return best_size, (lambda: _first_in_column_major(component, offset, height)), component
+        component = min(candidates, key=lambda c: order(c, offset, height))
+    return best_size, (lambda: order(component, offset, height)), component
 
 
 def _bounding_box(mask: np.ndarray) -> tuple[slice, slice]:
@@ -344,7 +444,7 @@ def _bounding_box(mask: np.ndarray) -> tuple[slice, slice]:
     return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
 
 
-def conn_lower_levels(levels: np.ndarray) -> np.ndarray:
+def conn_lower_levels(levels: np.ndarray, ties: str = "column-major", empty: str = "stop") -> np.ndarray:
     """The Conn "last connected level" l of every pixel, as an integer code l·10.
 
     ``levels`` holds, per pixel, how many thresholds t_k = k/10 both mattes pass (the minimum of
@@ -358,20 +458,24 @@ def conn_lower_levels(levels: np.ndarray) -> np.ndarray:
     are at least as many of them as the largest component inside (otherwise none of them can
     win). Once Ω_k leaves Ω_(k−1) every remaining pixel has its level and the loop stops.
 
+    ``ties`` and ``empty`` select the conventions of other implementations (see
+    :class:`Conventions`).
+
     Returns
     -------
     numpy.ndarray
         int8 array of (k − 1) codes in 0 … 10 (l = code / 10).
     """
+    order = _first_in_column_major if ties == "column-major" else _first_in_row_major
     levels = np.asarray(levels, dtype=np.int8)
     height = levels.shape[0]
     counts_at_least = np.cumsum(np.bincount(levels.ravel(), minlength=11)[::-1])[::-1]
     lower = np.zeros(levels.shape, dtype=np.int8)  # pixels outside Ω_1 keep l = t_0 = 0
 
     # k = 1: the only full-image labelling.
-    size, _, omega = _largest_component(levels >= 1, (0, 0), height, int(counts_at_least[1]))
+    size, _, omega = _largest_component(levels >= 1, (0, 0), height, int(counts_at_least[1]), order)
     if size == 0:
-        return lower
+        return lower if empty == "stop" else np.full(levels.shape, 10, dtype=np.int8)
     rows, cols = _bounding_box(omega)
     omega = omega[rows, cols]
     omega_count = size
@@ -382,20 +486,25 @@ def conn_lower_levels(levels: np.ndarray) -> np.ndarray:
         if inside_count == omega_count:
             # Nothing of Ω_(k−1) drops out at this threshold: it stays one component.
             size, candidate = inside_count, omega
-            key = lambda: _first_in_column_major(omega, (rows.start, cols.start), height)  # noqa: E731
+            key = lambda: order(omega, (rows.start, cols.start), height)  # noqa: E731
         else:
-            size, key, candidate = _largest_component(inside, (rows.start, cols.start), height, inside_count)
+            size, key, candidate = _largest_component(
+                inside, (rows.start, cols.start), height, inside_count, order
+            )
         outside_count = int(counts_at_least[k]) - inside_count
         winner_is_inside = size > 0
         if outside_count > 0 and outside_count >= size:
             outside = levels >= k
             outside[rows, cols] &= ~omega
-            out_size, out_key, _ = _largest_component(outside, (0, 0), height, outside_count)
+            out_size, out_key, _ = _largest_component(outside, (0, 0), height, outside_count, order)
             if out_size > size or (out_size == size and out_size > 0 and out_key() < key()):
                 winner_is_inside = False
         window = lower[rows, cols]
         if not winner_is_inside:
-            window[omega] = k - 1
+            # M_k empty under the "skip" convention: the threshold is skipped, and since all
+            # later ones are empty too, the remaining pixels end with l = 1.
+            skipped = empty == "skip" and size == 0 and counts_at_least[k] == 0
+            window[omega] = 10 if skipped else k - 1
             return lower
         if candidate is omega:
             continue
@@ -423,7 +532,8 @@ class _Pair:
     """Lazily computed intermediate maps for one (pred, gt) pair, so a full metric set computes
     each filter once whatever the number of regions."""
 
-    def __init__(self, pred: np.ndarray, gt: np.ndarray):
+    def __init__(self, pred: np.ndarray, gt: np.ndarray, conventions: Conventions = REFERENCE):
+        self.conventions = conventions
         self.pred_raw, self.gt_raw = np.asarray(pred), np.asarray(gt)
         self.pred = to_alpha(self.pred_raw)
         self.gt = to_alpha(self.gt_raw)
@@ -445,21 +555,30 @@ class _Pair:
 
     def grad_map(self) -> np.ndarray:
         def make():
-            return (_dim_gradient_magnitude(self.pred) - _dim_gradient_magnitude(self.gt)) ** 2
+            rescale = self.conventions.grad_rescale
+            return (
+                _dim_gradient_magnitude(self.pred, rescale) - _dim_gradient_magnitude(self.gt, rescale)
+            ) ** 2
 
         return self._get("grad", make)
 
     def conn_map(self) -> np.ndarray:
         def make():
-            levels = np.minimum(threshold_levels(self.pred_raw), threshold_levels(self.gt_raw))
-            lower = conn_lower_levels(levels)
+            c = self.conventions
+            levels = np.minimum(
+                threshold_levels(self.pred_raw, c.conn_thresholds),
+                threshold_levels(self.gt_raw, c.conn_thresholds),
+            )
+            lower = conn_lower_levels(levels, c.conn_ties, c.conn_empty)
             return np.abs(_conn_phi(self.pred, lower) - _conn_phi(self.gt, lower))
 
         return self._get("conn", make)
 
     def _sobel(self) -> tuple[np.ndarray, np.ndarray]:
         if "sobel_dx" not in self._cache:
-            self._cache["sobel_dx"], self._cache["sobel_dy"] = sobel_gradient(self.difference())
+            self._cache["sobel_dx"], self._cache["sobel_dy"] = sobel_gradient(
+                self.difference(), self.conventions.sobel_border
+            )
         return self._cache["sobel_dx"], self._cache["sobel_dy"]
 
     def sobel_l2_map(self) -> np.ndarray:
@@ -611,9 +730,9 @@ METRICS: Mapping[str, MetricSpec] = {
 }
 
 
-def _metric(name: str, pred, gt, region) -> float:
+def _metric(name: str, pred, gt, region, conventions: Conventions | None = None) -> float:
     _check_pair(pred, gt, region)
-    return METRICS[name].compute(_Pair(pred, gt), region)
+    return METRICS[name].compute(_Pair(pred, gt, conventions or REFERENCE), region)
 
 
 def evaluate(
@@ -621,6 +740,7 @@ def evaluate(
     gt: np.ndarray,
     regions: Mapping[str, np.ndarray | None] | None = None,
     metrics: list[str] | None = None,
+    conventions: Conventions | None = None,
 ) -> dict[str, dict[str, float]]:
     """Compute several metrics over several regions, each filter once.
 
@@ -632,6 +752,8 @@ def evaluate(
         Named regions; default ``{"whole": None}``.
     metrics : list of str, optional
         Names from :data:`METRICS`; default all.
+    conventions : Conventions, optional
+        Reproduce another implementation's choices; default the reference (:data:`REFERENCE`).
 
     Returns
     -------
@@ -651,7 +773,7 @@ def evaluate(
         raise KeyError(f"unknown metric(s) {unknown}; known: {sorted(METRICS)}")
     for region in regions.values():
         _check_pair(pred, gt, region)
-    pair = _Pair(pred, gt)
+    pair = _Pair(pred, gt, conventions or REFERENCE)
     return {
         region_name: {name: METRICS[name].compute(pair, region) for name in names}
         for region_name, region in regions.items()
@@ -711,7 +833,12 @@ def sad(pred: np.ndarray, gt: np.ndarray, region: np.ndarray | None = None) -> f
     return _metric("sad", pred, gt, region)
 
 
-def grad(pred: np.ndarray, gt: np.ndarray, region: np.ndarray | None = None) -> float:
+def grad(
+    pred: np.ndarray,
+    gt: np.ndarray,
+    region: np.ndarray | None = None,
+    conventions: Conventions | None = None,
+) -> float:
     """Gradient error of Rhemann et al. 2009 as the DIM reference code computes it.
 
     Σ_Ω (|∇p′| − |∇g′|)² with p′ = mat2gray(p) (per-image min-max rescale; a constant image has
@@ -726,10 +853,15 @@ def grad(pred: np.ndarray, gt: np.ndarray, region: np.ndarray | None = None) -> 
     >>> grad(gt, gt)
     0.0
     """
-    return _metric("grad", pred, gt, region)
+    return _metric("grad", pred, gt, region, conventions)
 
 
-def conn(pred: np.ndarray, gt: np.ndarray, region: np.ndarray | None = None) -> float:
+def conn(
+    pred: np.ndarray,
+    gt: np.ndarray,
+    region: np.ndarray | None = None,
+    conventions: Conventions | None = None,
+) -> float:
     """Connectivity error of Rhemann et al. 2009 as the DIM reference code computes it.
 
     Σ_Ω |φ(p) − φ(g)|, φ(a) = 1 − d·[d ≥ 0.15], d = a − l, where l is the threshold
@@ -743,10 +875,15 @@ def conn(pred: np.ndarray, gt: np.ndarray, region: np.ndarray | None = None) -> 
     >>> conn(np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8))
     0.0
     """
-    return _metric("conn", pred, gt, region)
+    return _metric("conn", pred, gt, region, conventions)
 
 
-def sobel_l2(pred: np.ndarray, gt: np.ndarray, region: np.ndarray | None = None) -> float:
+def sobel_l2(
+    pred: np.ndarray,
+    gt: np.ndarray,
+    region: np.ndarray | None = None,
+    conventions: Conventions | None = None,
+) -> float:
     """The seed's Sobel-gradient error, mean_Ω √(dx² + dy²).
 
     dx = S ∗ (p − g), dy = Sᵀ ∗ (p − g), S = [[−1, 0, 1], [−2, 0, 2], [−1, 0, 1]] / 8, replicated
@@ -758,10 +895,15 @@ def sobel_l2(pred: np.ndarray, gt: np.ndarray, region: np.ndarray | None = None)
     >>> sobel_l2(np.ones((5, 5)), np.ones((5, 5)))
     0.0
     """
-    return _metric("sobel_l2", pred, gt, region)
+    return _metric("sobel_l2", pred, gt, region, conventions)
 
 
-def sobel_l1(pred: np.ndarray, gt: np.ndarray, region: np.ndarray | None = None) -> float:
+def sobel_l1(
+    pred: np.ndarray,
+    gt: np.ndarray,
+    region: np.ndarray | None = None,
+    conventions: Conventions | None = None,
+) -> float:
     """The L1 form of the seed's gradient loss, mean_Ω ½(|dx| + |dy|), same dx, dy as
     :func:`sobel_l2`. Unit: alpha per pixel (×1e3 in tables).
 
@@ -770,7 +912,7 @@ def sobel_l1(pred: np.ndarray, gt: np.ndarray, region: np.ndarray | None = None)
     >>> sobel_l1(np.zeros((5, 5)), np.zeros((5, 5)))
     0.0
     """
-    return _metric("sobel_l1", pred, gt, region)
+    return _metric("sobel_l1", pred, gt, region, conventions)
 
 
 def gauss_grad(pred: np.ndarray, gt: np.ndarray, region: np.ndarray | None = None) -> float:

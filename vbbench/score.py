@@ -12,6 +12,7 @@ a local process pool, or on a Dask distributed cluster. Outputs (see ``docs/scor
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -29,7 +30,7 @@ import pandas as pd
 from vbbench import __version__
 from vbbench._memory import keep_freed_memory
 from vbbench.io import IMAGE_SUFFIXES, LOSSY_SUFFIXES, MatteError, atomic_write_text, read_matte, write_png
-from vbbench.metrics import METRICS, EmptyRegionError, evaluate, to_alpha
+from vbbench.metrics import METRICS, REFERENCE, Conventions, EmptyRegionError, evaluate, to_alpha
 
 __all__ = [
     "SCHEMA",
@@ -94,8 +95,8 @@ def find_mattes(folder: str | os.PathLike) -> dict[str, Path]:
     >>> import tempfile, pathlib
     >>> root = pathlib.Path(tempfile.mkdtemp()); (root / "x").mkdir()
     >>> _ = (root / "x" / "01.png").write_bytes(b"")
-    >>> find_mattes(root)
-    {'x/01': PosixPath('.../x/01.png')}  # doctest: +SKIP
+    >>> {key: path.name for key, path in find_mattes(root).items()}
+    {'x/01': '01.png'}
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -190,6 +191,7 @@ class PairTask:
     metrics: tuple[str, ...]
     resize: bool = False
     error_map: Path | None = None
+    conventions: Conventions = REFERENCE
 
 
 def _resize_to(pred: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -233,7 +235,7 @@ def score_pair(task: PairTask) -> dict[str, Any]:
                     f"{task.trimap}: the trimap has no unknown pixels (value 128), so the unknown-band "
                     "means are undefined"
                 )
-        scores = evaluate(pred, gt, regions, list(task.metrics))
+        scores = evaluate(pred, gt, regions, list(task.metrics), task.conventions)
         if task.error_map is not None:
             error = np.abs(to_alpha(pred) - to_alpha(gt))
             write_png(task.error_map, np.round(error * 255.0).astype(np.uint8))
@@ -376,6 +378,7 @@ def score_directories(
     scheduler: str | None = None,
     dataset: dict[str, Any] | None = None,
     progress: bool = True,
+    conventions: Conventions = REFERENCE,
 ) -> ScoreResult:
     """Score every ground-truth matte in ``gt_dir`` against its prediction in ``pred_dir``.
 
@@ -399,6 +402,8 @@ def score_directories(
         Provenance recorded in the summary (name, variant, revision, split_sha256).
     progress : bool
         Show a progress bar.
+    conventions : Conventions
+        Reproduce another implementation's choices (default: the reference definitions).
 
     Returns
     -------
@@ -424,7 +429,10 @@ def score_directories(
         notes.append(_listing(lossy, "predictions are lossy (JPEG/WebP); compression artefacts count as errors"))
     error_root = Path(error_maps_dir) if error_maps_dir is not None else None
     tasks = [
-        PairTask(key, pred, gt, trimap, tuple(names), resize, error_root / f"{key}.png" if error_root else None)
+        PairTask(
+            key, pred, gt, trimap, tuple(names), resize,
+            error_root / f"{key}.png" if error_root else None, conventions,
+        )
         for key, pred, gt, trimap in pairing.pairs
     ]
     outcomes = _run_tasks(tasks, workers or os.cpu_count() or 1, scheduler, progress)
@@ -446,6 +454,10 @@ def score_directories(
             "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
             "bootstrap_seed": BOOTSTRAP_SEED,
         },
+        # Non-reference settings reproduce other published implementations; such numbers are not
+        # comparable with reference results, and "reference_conventions" says so.
+        "conventions": dataclasses.asdict(conventions),
+        "reference_conventions": not conventions.differences(),
         "dataset": dataset,
         "counts": {
             "ground_truth": len(pairing.pairs),
@@ -493,7 +505,7 @@ def load_summary(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(summary, dict) or summary.get("schema") != SCHEMA:
         found = summary.get("schema") if isinstance(summary, dict) else type(summary).__name__
         raise ScoreError(f"{path}: field 'schema' must be {SCHEMA!r}, found {found!r}")
-    for key in ("vbbench_version", "created", "options", "counts", "metrics", "regions", "scores"):
+    for key in ("vbbench_version", "created", "options", "conventions", "counts", "metrics", "regions", "scores"):
         if key not in summary:
             raise ScoreError(f"{path}: field {key!r} is missing")
     for region, by_metric in summary["scores"].items():
@@ -514,6 +526,9 @@ def load_summary(path: str | os.PathLike) -> dict[str, Any]:
 def format_table(summary: dict[str, Any]) -> str:
     """A plain-text table of a summary in display units (what papers print)."""
     lines = []
+    changed = {k: v for k, v in summary.get("conventions", {}).items() if v != getattr(REFERENCE, k, v)}
+    if changed:
+        lines.append("NOT the reference definitions: " + ", ".join(f"{k}={v}" for k, v in changed.items()))
     for region, by_metric in summary["scores"].items():
         lines.append(f"region: {region} ({summary['regions'][region]}), n = {next(iter(by_metric.values()))['n']}")
         lines.append(f"  {'metric':<22} {'shown as':<9} {'mean':>12} {'median':>12}   95% CI of the mean")
