@@ -121,6 +121,31 @@ def score(
     typer.echo(f"wrote {csv_path} and {json_path}")
 
 
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the generated sample and the scores.")] = Path("vbbench-demo"),
+    count: Annotated[int, typer.Option("--count", min=1, help="Number of 600×800 portraits to generate.")] = 40,
+    seed: Annotated[int, typer.Option("--seed", help="Generator seed (same seed, same bytes).")] = 0,
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Processes (default: all cores).")] = None,
+) -> None:
+    """Run the whole job offline: generate the embedded sample, score every simulated model, rank.
+
+    Writes the sample to OUT (images, mattes, trimaps, predictions) and each model's
+    **per_image.csv** and **summary.json** to OUT/scores/MODEL, then prints the ranking.
+    """
+    from vbbench.demo import ranking_table, run_demo
+    from vbbench.score import ScoreError
+
+    try:
+        summaries = run_demo(out, count, seed, workers)
+    except ScoreError as problem:
+        raise fail(str(problem)) from None
+    for region in next(iter(summaries.values()))["scores"]:
+        typer.echo(ranking_table(summaries, region) + "\n")
+    typer.echo(f"per-image scores and summaries: {out / 'scores'}/<model>/")
+    typer.echo(f"score your own model: vbbench score PRED_DIR --gt {out / 'alpha'} --trimap {out / 'trimaps'}")
+
+
 # ---- sample (embedded generated data set) -------------------------------------------------
 
 # ---- prepare / verify (dataset curation) ---------------------------------------------------
