@@ -185,6 +185,16 @@ def _lerp(base: np.ndarray, colour: np.ndarray, weight: np.ndarray) -> np.ndarra
     return blended
 
 
+def _lerp_in_box(base: np.ndarray, colour, weight: np.ndarray) -> None:
+    """:func:`_lerp` in place, only over the bounding box of ``weight > 0`` (cheap for small parts)."""
+    rows, columns = np.flatnonzero(weight.any(axis=1)), np.flatnonzero(weight.any(axis=0))
+    if not len(rows):
+        return
+    box = np.s_[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1]
+    colour = colour[box] if np.ndim(colour) == 3 else colour
+    base[box] = _lerp(base[box], colour, weight[box])
+
+
 def _jitter_colour(rng: np.random.Generator, rgb: Sequence[float], spread: float) -> np.ndarray:
     """An RGB palette colour, varied, as float32 BGR."""
     colour = np.asarray(rgb, np.float32)[::-1] + rng.normal(0.0, spread, 3).astype(np.float32)
@@ -223,63 +233,80 @@ def _random_rgb(rng: np.random.Generator, lightness: tuple[float, float] = (0, 2
 # --------------------------------------------------------------------------------------------
 
 
+def _low_resolution(height: int, width: int) -> tuple[int, int]:
+    """Size of the grid smooth fields are computed on before upsampling (¼ linear, ≥ 8 px)."""
+    return max(8, height // 4), max(8, width // 4)
+
+
 def _background(rng: np.random.Generator, height: int, width: int, scale: float) -> tuple[np.ndarray, str]:
-    """A varied background, float32 BGR in [0, 255], and the name of its kind."""
-    x, y = _grid(height, width)
+    """A varied background, float32 BGR in [0, 255], and the name of its kind.
+
+    Smooth parts (gradient, low-frequency noise, blurred shapes) are made on a ¼-resolution grid
+    and upsampled; sharp parts (stripes, rectangles) are drawn at full resolution.
+    """
+    low_h, low_w = _low_resolution(height, width)
+    x, y = _grid(low_h, low_w)
     first, second = _random_rgb(rng, (20, 235)), _random_rgb(rng, (20, 235))
     direction = rng.uniform(0, 2 * math.pi)
-    ramp = (x * math.cos(direction) + y * math.sin(direction)) / max(width, height)
+    ramp = (x * math.cos(direction) * low_h / low_w + y * math.sin(direction)) / low_h
     ramp = (ramp - ramp.min()) / max(float(ramp.max() - ramp.min()), 1e-6)
-    canvas = _lerp(np.broadcast_to(first, (height, width, 3)), second, ramp)
+    low = _lerp(np.broadcast_to(first, (low_h, low_w, 3)), second, ramp)
 
-    kind = rng.choice(["noise", "shapes", "stripes", "indoor", "plain"], p=[0.25, 0.25, 0.15, 0.25, 0.1])
+    kind = str(rng.choice(["noise", "shapes", "stripes", "indoor", "plain"], p=[0.25, 0.25, 0.15, 0.25, 0.1]))
     if kind == "noise":
         cells = int(rng.integers(2, 12))
-        amplitude = rng.uniform(15, 50)
-        canvas = canvas + amplitude * _smooth_noise(rng, height, width, (cells, cells), 3)
-        if rng.random() < 0.5:  # add a finer texture (plaster, fabric)
-            fine = max(4, int(width / (rng.uniform(6, 20) * scale)))
-            canvas = canvas + rng.uniform(4, 15) * _smooth_noise(rng, height, width, (fine, fine))[..., None]
-    elif kind == "stripes":
-        period = rng.uniform(20, 120) * scale
-        angle = rng.choice([0.0, math.pi / 2, rng.uniform(0, math.pi)])
-        phase = (x * math.cos(angle) + y * math.sin(angle)) * (2 * math.pi / period)
-        sharpness = rng.uniform(1, 8)
-        stripes = 0.5 + 0.5 * np.tanh(sharpness * np.sin(phase))
-        canvas = _lerp(canvas, _random_rgb(rng, (20, 235)), stripes * rng.uniform(0.3, 0.9))
-    canvas = np.clip(canvas, 0, 255).astype(np.uint8)
-    if kind == "shapes":
+        low += rng.uniform(15, 50) * _smooth_noise(rng, low_h, low_w, (cells, cells), 3)
+    elif kind == "shapes":
+        low = np.clip(low, 0, 255)
         for _ in range(int(rng.integers(4, 14))):
             colour = tuple(float(c) for c in rng.uniform(0, 255, 3))
-            centre = rng.uniform([0, 0], [width, height])
-            size = rng.uniform(0.04, 0.3) * min(width, height)
+            centre = rng.uniform([0, 0], [low_w, low_h])
+            size = rng.uniform(0.04, 0.3) * min(low_w, low_h)
             if rng.random() < 0.5:
-                cv2.circle(canvas, tuple(_fixed(centre)), int(size * _FIXED_ONE), colour, -1,
-                           cv2.LINE_AA, _SHIFT_BITS)
+                cv2.circle(low, tuple(_fixed(centre)), int(size * _FIXED_ONE), colour, -1, cv2.LINE_AA, _SHIFT_BITS)
             else:
                 corners = centre + rng.uniform(-size, size, (4, 2))
-                cv2.fillPoly(canvas, [_fixed(corners)], colour, cv2.LINE_AA, _SHIFT_BITS)
-        sigma = rng.uniform(2, 15) * scale
-        canvas = cv2.GaussianBlur(canvas, (0, 0), sigma)
-    elif kind == "indoor":
+                cv2.fillPoly(low, [_fixed(corners)], colour, cv2.LINE_AA, _SHIFT_BITS)
+        low = cv2.GaussianBlur(low, (0, 0), rng.uniform(2, 15) * scale * low_w / width)
+    canvas = cv2.resize(np.clip(low, 0, 255), (width, height), interpolation=cv2.INTER_LINEAR)
+    if kind == "noise" and rng.random() < 0.5:  # a finer texture on top (plaster, fabric)
+        fine = max(4, int(width / (rng.uniform(6, 20) * scale)))
+        canvas += rng.uniform(4, 15) * _smooth_noise(rng, height, width, (fine * height // width, fine))[..., None]
+    elif kind == "stripes":
+        full_x, full_y = _grid(height, width)
+        period = rng.uniform(20, 120) * scale
+        angle = rng.choice([0.0, math.pi / 2, rng.uniform(0, math.pi)])
+        phase = (full_x * math.cos(angle) + full_y * math.sin(angle)) * np.float32(2 * math.pi / period)
+        stripes = np.tanh(np.float32(rng.uniform(1, 8)) * np.sin(phase))
+        stripes = (stripes + 1) * np.float32(0.5 * rng.uniform(0.3, 0.9))
+        canvas = _lerp(canvas, _random_rgb(rng, (20, 235)), stripes)
+    canvas = np.clip(canvas, 0, 255).astype(np.uint8)
+    if kind == "indoor":
         floor = int(height * rng.uniform(0.7, 1.05))
         cv2.rectangle(canvas, (0, floor), (width, height), tuple(float(c) for c in rng.uniform(20, 180, 3)), -1)
         for _ in range(int(rng.integers(2, 7))):  # windows, doors, shelves, pictures
             w, h = rng.uniform(0.08, 0.45) * width, rng.uniform(0.05, 0.6) * height
             left, top = rng.uniform(-0.1 * width, width), rng.uniform(-0.1 * height, floor)
             fill = tuple(float(c) for c in rng.uniform(0, 255, 3))
-            corners = np.array([[left, top], [left + w, top + h]])
-            p0, p1 = _fixed(corners)
+            p0, p1 = _fixed(np.array([[left, top], [left + w, top + h]]))
             cv2.rectangle(canvas, tuple(p0), tuple(p1), fill, -1, cv2.LINE_AA, _SHIFT_BITS)
             if rng.random() < 0.6:  # a frame around it
                 frame = tuple(float(c) for c in rng.uniform(0, 255, 3))
                 thickness = max(1, int(rng.uniform(2, 10) * scale))
                 cv2.rectangle(canvas, tuple(p0), tuple(p1), frame, thickness, cv2.LINE_AA, _SHIFT_BITS)
         if rng.random() < 0.7:  # depth of field
-            canvas = cv2.GaussianBlur(canvas, (0, 0), rng.uniform(1, 6) * scale)
-    elif rng.random() < 0.3:
+            canvas = cv2.GaussianBlur(canvas, (0, 0), rng.uniform(1, 5) * scale)
+    elif kind in ("stripes", "plain") and rng.random() < 0.3:
         canvas = cv2.GaussianBlur(canvas, (0, 0), rng.uniform(1, 4) * scale)
-    return canvas.astype(np.float32), str(kind)
+    # The room's exposure: contrast about its mean colour, gain and colour cast, in one pass.
+    mean = np.asarray(cv2.mean(canvas)[:3], np.float32)
+    contrast = rng.uniform(0.6, 1.2)
+    gain = rng.uniform(0.75, 1.2) * rng.uniform(0.9, 1.1, 3)
+    transform = np.zeros((3, 4), np.float64)
+    transform[:, :3] = np.diag(gain * contrast)
+    transform[:, 3] = gain * mean * (1 - contrast)
+    canvas = cv2.transform(canvas, transform)  # saturates to 0…255
+    return canvas.astype(np.float32), kind
 
 
 # --------------------------------------------------------------------------------------------
@@ -517,51 +544,49 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
     alpha_float = hair + (1 - hair) * body
     alpha = np.clip(np.rint(alpha_float * 255), 0, 255).astype(np.uint8)
 
-    # ---- colours of the subject
+    # ---- colours of the subject: albedo first, then one low-resolution map of light and shade
     skin = _jitter_colour(rng, _SKIN_RGB[int(rng.integers(len(_SKIN_RGB)))], 8)
-    hair_rgb = _HAIR_RGB[int(rng.integers(len(_HAIR_RGB)))]
-    hair_colour = _jitter_colour(rng, hair_rgb, 10)
-    radial = ((x - cx) / (1.3 * rx)) ** 2 + ((y - cy) / (1.3 * ry)) ** 2
-    skin_field = skin * (1.0 - 0.18 * np.clip(radial, 0, 1.5))[..., None]
-    skin_field = skin_field * (1 + 0.04 * _smooth_noise(rng, height, width, (5, 4)))[..., None]
-    foreground = skin_field
+    hair_colour = _jitter_colour(rng, _HAIR_RGB[int(rng.integers(len(_HAIR_RGB)))], 10)
     cloth = _clothing(rng, height, width, scale, x, y)
-    foreground = _lerp(foreground, cloth, clothing.astype(np.float32) * np.float32(1 / 255))
+    clothing_weight = clothing.astype(np.float32) * np.float32(1 / 255)
+    foreground = _lerp(cloth, skin, 1 - clothing_weight)
     if collar.any():
         collar_colour = _random_rgb(rng, (150, 255)) if rng.random() < 0.7 else _random_rgb(rng)
-        foreground = _lerp(foreground, collar_colour, collar.astype(np.float32) * np.float32(1 / 255))
+        _lerp_in_box(foreground, collar_colour, collar.astype(np.float32) * np.float32(1 / 255))
     if sleeve.any():
-        foreground = _lerp(foreground, cloth * 0.85, sleeve.astype(np.float32) * np.float32(1 / 255))
-    face = np.clip(foreground, 0, 255).astype(np.uint8)
-    _draw_face(rng, face, (cx, cy, rx, ry, tilt), hair_colour, scale)
-    foreground = face.astype(np.float32)
+        _lerp_in_box(foreground, cloth * np.float32(0.85), sleeve.astype(np.float32) * np.float32(1 / 255))
+    _draw_face(rng, foreground, (cx, cy, rx, ry, tilt), hair_colour, skin)
 
-    streaks = _smooth_noise(rng, height, width, (max(2, int(6 * 1)), max(4, int(60 * scale))))
-    hair_field = hair_colour * (1 + 0.12 * streaks)[..., None]
-    hair_field = hair_field * (1.15 - 0.3 * np.clip((y - (cy - 1.2 * ry)) / (3 * ry), 0, 1))[..., None]
+    streaks = _smooth_noise(rng, height, width, (6, max(4, int(60 * scale))))
+    vertical = np.clip((y - (cy - 1.2 * ry)) / (3 * ry), 0, 1)
     # Hair in front of the body, premultiplied: F = (h·H + (1 − h)·body·F_body) / alpha.
     weight = np.divide(hair, alpha_float, out=np.zeros_like(hair), where=alpha_float > 1e-6)
-    foreground = _lerp(foreground, hair_field, np.clip(weight, 0, 1))
-    hand_weight = hand.astype(np.float32) * np.float32(1 / 255)
+    hair_field = np.multiply.outer((1 + 0.12 * streaks) * (1.15 - 0.3 * vertical), hair_colour)
+    _lerp_in_box(foreground, hair_field, np.minimum(weight, 1))
     if hand.any():
-        hand_colour = skin_field * (1 + 0.05 * rng.uniform(-1, 1))
-        hand_colour = _lerp(hand_colour, cloth * 0.85, sleeve.astype(np.float32) * np.float32(1 / 255))
-        foreground = _lerp(foreground, hand_colour, hand_weight)
+        hand_colour = skin * np.float32(1 + 0.05 * rng.uniform(-1, 1))
+        _lerp_in_box(foreground, hand_colour, hand.astype(np.float32) * np.float32(1 / 255))
+        if sleeve.any():
+            sleeve_on_hand = (sleeve.astype(np.float32) * hand.astype(np.float32)) * np.float32(1 / 255**2)
+            _lerp_in_box(foreground, cloth * np.float32(0.85), sleeve_on_hand)
 
     # ---- lighting: the subject and the room are lit differently (gain, colour cast, side light)
+    low_h, low_w = _low_resolution(height, width)
+    low_x, low_y = _grid(low_h, low_w)
+    low_x, low_y = (low_x + 0.5) * np.float32(width / low_w) - 0.5, (low_y + 0.5) * np.float32(height / low_h) - 0.5
+    radial = ((low_x - cx) / (1.3 * rx)) ** 2 + ((low_y - cy) / (1.3 * ry)) ** 2
     light_angle = rng.uniform(0, 2 * math.pi)
-    side_light = rng.uniform(-0.35, 0.35) * ((x - cx) * math.cos(light_angle) + (y - cy) * math.sin(light_angle)) / unit
-    cast = rng.uniform(0.88, 1.12, 3).astype(np.float32)
-    foreground = foreground * (rng.uniform(0.7, 1.25) * cast) * (1 + side_light)[..., None]
-    foreground = np.clip(foreground, 0, 255, out=foreground)
+    side_light = rng.uniform(-0.35, 0.35) * (
+        (low_x - cx) * math.cos(light_angle) + (low_y - cy) * math.sin(light_angle)) / unit
+    texture = 0.04 * _smooth_noise(rng, low_h, low_w, (5, 4)) + 0.06 * _smooth_noise(rng, low_h, low_w, (4, 6))
+    shade = (1 - 0.18 * np.clip(radial, 0, 1.5)) * (1 + side_light) * (1 + texture)
+    shade = cv2.resize(shade.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    foreground *= shade[..., None]
+    foreground *= (rng.uniform(0.7, 1.25) * rng.uniform(0.88, 1.12, 3)).astype(np.float32)
+    np.clip(foreground, 0, 255, out=foreground)
 
     background_rng = _rng(seed, index, 1)  # a separate stream: the room varies independently
     background, background_kind = _background(background_rng, height, width, scale)
-    mean = background.reshape(-1, 3).mean(axis=0)
-    contrast = background_rng.uniform(0.6, 1.2)
-    background = (mean + (background - mean) * contrast) * (
-        background_rng.uniform(0.75, 1.2) * background_rng.uniform(0.9, 1.1, 3).astype(np.float32))
-    background = np.clip(background, 0, 255).astype(np.float32)
     return PortraitLayers(
         foreground=foreground.astype(np.float32, copy=False),
         background=background,
@@ -573,10 +598,11 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
 
 
 def _clothing(rng: np.random.Generator, height: int, width: int, scale: float, x, y) -> np.ndarray:
-    """Clothing colour field: solid, stripes, checks or knit, with folds."""
+    """Clothing colour field, float32 BGR (H, W, 3): solid, stripes, checks or knit."""
     colour = _random_rgb(rng, (10, 245))
     pattern = rng.choice(["solid", "stripes", "checks", "knit"], p=[0.4, 0.25, 0.15, 0.2])
-    field = np.broadcast_to(colour, (height, width, 3)).astype(np.float32)
+    field = np.empty((height, width, 3), np.float32)
+    field[:] = colour
     if pattern in ("stripes", "checks"):
         other = _random_rgb(rng, (10, 245))
         period = rng.uniform(8, 40) * scale
@@ -587,14 +613,25 @@ def _clothing(rng: np.random.Generator, height: int, width: int, scale: float, x
         field = _lerp(field, other, 0.5 + 0.5 * wave)
     elif pattern == "knit":
         cells = max(4, int(width / (3 * scale)))
-        field = field * (1 + 0.12 * _smooth_noise(rng, height, width, (cells * height // width, cells)))[..., None]
-    folds = _smooth_noise(rng, height, width, (4, 6))
-    return field * (1 + 0.08 * folds)[..., None]
+        field *= (1 + 0.12 * _smooth_noise(rng, height, width, (cells * height // width, cells)))[..., None]
+    return field
 
 
-def _draw_face(rng: np.random.Generator, image: np.ndarray, head, hair_colour, scale: float) -> None:
-    """Eyes, brows, nose, mouth and sometimes glasses, painted into the foreground (uint8, in place)."""
+def _draw_face(rng: np.random.Generator, foreground: np.ndarray, head, hair_colour, skin) -> None:
+    """Eyes, brows, nose, mouth and sometimes glasses, painted into the float foreground in place.
+
+    OpenCV's anti-aliased drawing needs 8-bit images, so only the box around the head makes the
+    round trip through uint8.
+    """
     cx, cy, rx, ry, tilt = head
+    height, width = foreground.shape[:2]
+    reach = 1.1 * max(rx, ry)
+    top, bottom = max(0, int(cy - reach)), min(height, int(math.ceil(cy + reach)) + 1)
+    left, right = max(0, int(cx - reach)), min(width, int(math.ceil(cx + reach)) + 1)
+    if top >= bottom or left >= right:
+        return
+    image = np.clip(foreground[top:bottom, left:right], 0, 255).astype(np.uint8)
+    cx, cy = cx - left, cy - top
     degrees = math.degrees(tilt)
 
     def at(local_x, local_y):
@@ -614,8 +651,7 @@ def _draw_face(rng: np.random.Generator, image: np.ndarray, head, hair_colour, s
                     cv2.LINE_AA, _SHIFT_BITS)
         cv2.ellipse(image, at(ex, eye_y - 0.14 * ry), axes(0.2 * rx, 0.05 * ry), degrees, 190, 350, dark,
                     max(1, int(0.05 * rx)), cv2.LINE_AA, _SHIFT_BITS)
-    skin_here = image[int(np.clip(cy, 0, image.shape[0] - 1)), int(np.clip(cx, 0, image.shape[1] - 1))]
-    shade = tuple(float(c) * 0.8 for c in skin_here)
+    shade = tuple(float(c) * 0.8 for c in skin)
     cv2.line(image, at(0, 0.05 * ry), at(0.05 * rx, 0.3 * ry), shade, max(1, int(0.04 * rx)), cv2.LINE_AA,
              _SHIFT_BITS)
     lip = _jitter_colour(rng, _LIP_RGB[int(rng.integers(len(_LIP_RGB)))], 10)
@@ -636,6 +672,7 @@ def _draw_face(rng: np.random.Generator, image: np.ndarray, head, hair_colour, s
                      thickness, cv2.LINE_AA, _SHIFT_BITS)
         cv2.line(image, at(-0.12 * rx, eye_y - 0.03 * ry), at(0.12 * rx, eye_y - 0.03 * ry), frame, thickness,
                  cv2.LINE_AA, _SHIFT_BITS)
+    foreground[top:bottom, left:right] = image
 
 
 def _draw_strands(rng: np.random.Generator, hair_mask: np.ndarray, body: np.ndarray, style: str,
