@@ -148,6 +148,37 @@ def demo(
 
 # ---- sample (embedded generated data set) -------------------------------------------------
 
+
+@app.command("sample")
+def sample_command(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the sample into (created if needed).")],
+    count: Annotated[int, typer.Option("--count", min=1, max=10_000, help="Number of portraits.")] = 40,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Generator seed (same seed, same bytes).")] = 0,
+    width: Annotated[int, typer.Option("--width", min=32, help="Image width in pixels.")] = 600,
+    height: Annotated[int, typer.Option("--height", min=32, help="Image height in pixels.")] = 800,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Processes to generate with.")] = 1,
+) -> None:
+    """Generate the embedded synthetic portrait-matting sample (no download needed).
+
+    Writes OUT_DIR/**images**/ (composites), **alpha**/ (exact ground-truth mattes),
+    **trimaps**/ (unknown band 10 px), **predictions**/MODEL/ for simulated models of graded
+    quality (sim-good … sim-holes, best first) and **sample.json** (schema vbbench-sample/1,
+    SHA-256 of every file). Deterministic: the same seed and size give the same bytes. An
+    interrupted run resumes. The images are synthetic: scores on them say nothing about real
+    portraits (see docs/sample.md).
+    """
+    from vbbench.sample import SIMULATED_MODELS, generate_sample
+
+    try:
+        root = generate_sample(out_dir, count=count, seed=seed, width=width, height=height, workers=workers)
+    except ValueError as problem:
+        raise fail(str(problem)) from None
+    typer.echo(f"wrote {count} portraits ({width}×{height} px) and {len(SIMULATED_MODELS)} simulated models' "
+               f"predictions to {root}")
+    typer.echo(f"score one: vbbench score {root / 'predictions' / SIMULATED_MODELS[0]} "
+               f"--gt {root / 'alpha'} --trimap {root / 'trimaps'}")
+
+
 # ---- prepare / verify (dataset curation) ---------------------------------------------------
 
 # ---- train / export / predict / bench (models) ---------------------------------------------

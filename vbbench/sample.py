@@ -69,8 +69,9 @@ SCHEMA = "vbbench-sample/1"
 GENERATOR_VERSION = "1"
 #: Half-width of the trimap's unknown band, in pixels.
 TRIMAP_RADIUS_PX = 10
-#: zlib level of every PNG written; fixed, so the bytes are reproducible.
-PNG_COMPRESSION = 3
+#: zlib level of every PNG written; fixed, so the bytes are reproducible. Level 1 encodes about
+#: twice as fast as 3 for files about 15 % larger.
+PNG_COMPRESSION = 1
 
 #: Pixel sizes below are given for this reference frame (600×800, W×H) and scaled with the
 #: frame, so a 256×256 render is the same scene in miniature.
@@ -186,12 +187,19 @@ def _lerp(base: np.ndarray, colour: np.ndarray, weight: np.ndarray) -> np.ndarra
 
 
 def _lerp_in_box(base: np.ndarray, colour, weight: np.ndarray) -> None:
-    """:func:`_lerp` in place, only over the bounding box of ``weight > 0`` (cheap for small parts)."""
+    """:func:`_lerp` in place, only over the bounding box of ``weight > 0`` (cheap for small parts).
+
+    ``colour`` is a BGR triple, a full-frame (H, W, 3) field, or a function of the box (a pair of
+    slices) returning the field inside it.
+    """
     rows, columns = np.flatnonzero(weight.any(axis=1)), np.flatnonzero(weight.any(axis=0))
     if not len(rows):
         return
     box = np.s_[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1]
-    colour = colour[box] if np.ndim(colour) == 3 else colour
+    if callable(colour):
+        colour = colour(box)
+    elif np.ndim(colour) == 3:
+        colour = colour[box]
     base[box] = _lerp(base[box], colour, weight[box])
 
 
@@ -558,10 +566,13 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
     _draw_face(rng, foreground, (cx, cy, rx, ry, tilt), hair_colour, skin)
 
     streaks = _smooth_noise(rng, height, width, (6, max(4, int(60 * scale))))
-    vertical = np.clip((y - (cy - 1.2 * ry)) / (3 * ry), 0, 1)
+    vertical = np.clip((y - (cy - 1.2 * ry)) / (3 * ry), 0, 1)  # (H, 1): darker towards the ends
     # Hair in front of the body, premultiplied: F = (h·H + (1 − h)·body·F_body) / alpha.
     weight = np.divide(hair, alpha_float, out=np.zeros_like(hair), where=alpha_float > 1e-6)
-    hair_field = np.multiply.outer((1 + 0.12 * streaks) * (1.15 - 0.3 * vertical), hair_colour)
+
+    def hair_field(box):
+        return np.multiply.outer((1 + 0.12 * streaks[box]) * (1.15 - 0.3 * vertical[box[0]]), hair_colour)
+
     _lerp_in_box(foreground, hair_field, np.minimum(weight, 1))
     if hand.any():
         hand_colour = skin * np.float32(1 + 0.05 * rng.uniform(-1, 1))
