@@ -26,6 +26,7 @@ import difflib
 import hashlib
 import json
 import math
+import multiprocessing
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -1111,7 +1112,11 @@ def generate_sample(out_dir, count: int = 40, seed: int = 0, width: int = 600, h
                 files.update(digests)
                 bar.update()
         else:
-            with ProcessPoolExecutor(max_workers=workers, initializer=_single_thread_opencv) as pool:
+            # "spawn": a forked child can inherit a lock held by one of OpenCV's pool threads and
+            # hang; fresh interpreters cost ~0.3 s each and are safe.
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                     initializer=_single_thread_opencv) as pool:
                 for digests, _ in pool.map(task, range(count), chunksize=max(1, count // (4 * workers))):
                     files.update(digests)
                     bar.update()
