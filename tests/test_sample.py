@@ -306,3 +306,21 @@ def test_cli_writes_the_sample_and_says_how_to_score_it(tmp_path):
     assert "already holds a sample generated with seed=3, not seed=4" in again.output
     too_small = runner.invoke(app, ["sample", str(tmp_path / "x"), "--width", "8"])
     assert too_small.exit_code == 2 and "--width" in too_small.output
+
+
+def test_smaller_count_in_an_existing_folder_warns_about_the_files_left_over(tmp_path):
+    root = generate_sample(tmp_path / "s", count=3, progress=False, **SMALL)
+    with pytest.warns(UserWarning, match=r"9 files beyond --count 2 \(e.g. alpha/sample_0002.png\) are left "
+                                         r"from an earlier run and are not part of this sample"):
+        generate_sample(root, count=2, progress=False, **SMALL)
+    manifest = json.loads((root / "sample.json").read_text())
+    assert manifest["count"] == 2 and not any("sample_0002" in path for path in manifest["files"])
+    assert (root / "images/sample_0002.png").exists()
+
+
+def test_cli_reports_an_output_path_that_is_a_file(tmp_path):
+    target = tmp_path / "taken"
+    target.write_text("not a folder")
+    result = runner.invoke(app, ["sample", str(target), "--count", "1", "--width", "64", "--height", "96"])
+    assert result.exit_code == 1
+    assert f"{target}: exists and is not a folder; choose a folder for the sample" in result.output

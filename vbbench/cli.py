@@ -167,12 +167,21 @@ def sample_command(
     interrupted run resumes. The images are synthetic: scores on them say nothing about real
     portraits (see docs/sample.md).
     """
+    import warnings
+
     from vbbench.sample import SIMULATED_MODELS, generate_sample
 
     try:
-        root = generate_sample(out_dir, count=count, seed=seed, width=width, height=height, workers=workers)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            root = generate_sample(out_dir, count=count, seed=seed, width=width, height=height, workers=workers)
     except ValueError as problem:
         raise fail(str(problem)) from None
+    except OSError as problem:
+        raise fail(f"cannot write the sample to {out_dir}: {problem.strerror or problem} "
+                   f"({problem.filename or out_dir})") from None
+    for warning in caught:
+        typer.secho(f"warning: {warning.message}", err=True, fg=typer.colors.YELLOW)
     typer.echo(f"wrote {count} portraits ({width}×{height} px) and {len(SIMULATED_MODELS)} simulated models' "
                f"predictions to {root}")
     typer.echo(f"score one: vbbench score {root / 'predictions' / SIMULATED_MODELS[0]} "

@@ -27,6 +27,7 @@ import hashlib
 import json
 import math
 import multiprocessing
+import warnings
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -1029,6 +1030,26 @@ def _check_same_sample(path: Path, parameters: dict) -> None:
                          "choose another output folder or delete it")
 
 
+def _warn_about_files_beyond(out_dir: Path, count: int) -> None:
+    """Files of ids ≥ ``count`` (left by an earlier, larger run) are kept but are not in the manifest."""
+    folders = [out_dir / "images", out_dir / "alpha", out_dir / "trimaps"]
+    if (out_dir / "predictions").is_dir():
+        folders += sorted(p for p in (out_dir / "predictions").iterdir() if p.is_dir())
+    beyond = sorted(
+        str(path.relative_to(out_dir))
+        for folder in folders if folder.is_dir()
+        for path in folder.glob("sample_*.png")
+        if path.stem[len("sample_"):].isdigit() and int(path.stem[len("sample_"):]) >= count
+    )
+    if beyond:
+        warnings.warn(
+            f"{out_dir}: {len(beyond)} files beyond --count {count} (e.g. {beyond[0]}) are left from an "
+            "earlier run and are not part of this sample (not in sample.json); delete them or rerun with "
+            "a larger count",
+            stacklevel=3,
+        )
+
+
 def generate_sample(out_dir, count: int = 40, seed: int = 0, width: int = 600, height: int = 800,
                     models: Sequence[str] = SIMULATED_MODELS, workers: int = 1, progress: bool = True) -> Path:
     """Write the generated sample set: images, alpha mattes, trimaps, simulated predictions.
@@ -1091,6 +1112,8 @@ def generate_sample(out_dir, count: int = 40, seed: int = 0, width: int = 600, h
 
     models = _check_generation_arguments(count, seed, width, height, models, workers)
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"{out_dir}: exists and is not a folder; choose a folder for the sample")
     identity = {"schema": SCHEMA, "generator_version": GENERATOR_VERSION, "seed": int(seed),
                 "width": int(width), "height": int(height)}
     manifest_path = out_dir / "sample.json"
@@ -1123,6 +1146,7 @@ def generate_sample(out_dir, count: int = 40, seed: int = 0, width: int = 600, h
     finally:
         bar.close()
 
+    _warn_about_files_beyond(out_dir, count)
     manifest = dict(identity, count=int(count), models=list(models), trimap_radius_px=TRIMAP_RADIUS_PX,
                     files=dict(sorted(files.items())))
     atomic_write_text(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
