@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import multiprocessing
 import os
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -342,6 +343,11 @@ class ScoreResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def _init_worker() -> None:
+    keep_freed_memory()
+    cv2.setNumThreads(1)  # one process per core already; OpenCV's own threads would oversubscribe
+
+
 def _run_tasks(tasks: list[PairTask], workers: int, scheduler: str | None, progress: bool) -> list[dict]:
     from tqdm import tqdm
 
@@ -362,7 +368,10 @@ def _run_tasks(tasks: list[PairTask], workers: int, scheduler: str | None, progr
     if workers <= 1 or len(tasks) == 1:
         keep_freed_memory()
         return [score_pair(task) for task in tqdm(tasks, **bar)]
-    with ProcessPoolExecutor(max_workers=workers, initializer=keep_freed_memory) as pool:
+    # forkserver, not fork: forking a process that already runs threads (tqdm's monitor, a Dask
+    # client, BLAS) can copy a held lock into the child and hang the pool.
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker) as pool:
         chunk = max(1, min(8, len(tasks) // (workers * 4)))
         return list(tqdm(pool.map(score_pair, tasks, chunksize=chunk), **bar))
 
