@@ -371,6 +371,7 @@ def _run_tasks(tasks: list[PairTask], workers: int, scheduler: str | None, progr
     # forkserver, not fork: forking a process that already runs threads (tqdm's monitor, a Dask
     # client, BLAS) can copy a held lock into the child and hang the pool.
     context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["vbbench.score"])  # workers start without re-importing
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker) as pool:
         chunk = max(1, min(8, len(tasks) // (workers * 4)))
         return list(tqdm(pool.map(score_pair, tasks, chunksize=chunk), **bar))
