@@ -68,7 +68,7 @@ SIMULATED_MODELS: tuple[str, ...] = (
 #: Schema of ``sample.json``.
 SCHEMA = "vbbench-sample/1"
 #: Bumped whenever the generator's output changes for a given seed.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 #: Half-width of the trimap's unknown band, in pixels.
 TRIMAP_RADIUS_PX = 10
 #: zlib level of every PNG written; fixed, so the bytes are reproducible. Level 1 encodes about
@@ -248,8 +248,12 @@ def _low_resolution(height: int, width: int) -> tuple[int, int]:
     return max(8, height // 4), max(8, width // 4)
 
 
-def _background(rng: np.random.Generator, height: int, width: int, scale: float) -> tuple[np.ndarray, str]:
+def _background(rng: np.random.Generator, height: int, width: int, scale: float,
+                hard_colour: np.ndarray) -> tuple[np.ndarray, str]:
     """A varied background, float32 BGR in [0, 255], and the name of its kind.
+
+    Sometimes (15 %) the gradient starts from ``hard_colour`` (the hair's): hair that blends into
+    the room is the hard case of portrait matting.
 
     Smooth parts (gradient, low-frequency noise, blurred shapes) are made on a ¼-resolution grid
     and upsampled; sharp parts (stripes, rectangles) are drawn at full resolution.
@@ -257,6 +261,8 @@ def _background(rng: np.random.Generator, height: int, width: int, scale: float)
     low_h, low_w = _low_resolution(height, width)
     x, y = _grid(low_h, low_w)
     first, second = _random_rgb(rng, (20, 235)), _random_rgb(rng, (20, 235))
+    if rng.random() < 0.15:
+        first = np.clip(hard_colour + rng.normal(0, 12, 3), 0, 255).astype(np.float32)
     direction = rng.uniform(0, 2 * math.pi)
     ramp = (x * math.cos(direction) * low_h / low_w + y * math.sin(direction)) / low_h
     ramp = (ramp - ramp.min()) / max(float(ramp.max() - ramp.min()), 1e-6)
@@ -518,6 +524,10 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
     cap_ry = ry * rng.uniform(1.0, 0.5 + 0.5 * grow[1])
     cap = _place(_ellipse(cap_rx, cap_ry, 96) + [0, -rng.uniform(0.02, 0.1) * ry], (cx, cy), tilt)
     _fill(hair_mask, cap)
+    # Hair ends around ear level (long styles add curtains below).
+    cut = ry * rng.uniform(0.05, 0.4)
+    _fill(hair_mask, _place(np.array([[-3 * rx, cut], [3 * rx, cut], [3 * rx, 3 * ry], [-3 * rx, 3 * ry]]),
+                            (cx, cy), tilt), 0)
     if style == "bun":
         bun = _ellipse(0.45 * rx, 0.4 * rx, 48) + [rng.uniform(-0.3, 0.3) * rx, -1.05 * ry]
         _fill(hair_mask, _place(bun, (cx, cy), tilt))
@@ -549,10 +559,10 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
     wisp = np.exp(0.5 * _smooth_noise(rng, height, width, (6, 5))).astype(np.float32)
     mass = np.power(mass, wisp * np.float32(rng.uniform(0.8, 1.5)))
 
-    strands = _draw_strands(rng, hair_mask, body, style, unit, scale, (cx, cy), height, width)
+    outline = _outline(hair_mask)
+    strands = _draw_strands(rng, outline, body, style, unit, scale, (cx, cy), height, width)
     hair = 1 - (1 - mass) * (1 - strands)
     alpha_float = hair + (1 - hair) * body
-    alpha = np.clip(np.rint(alpha_float * 255), 0, 255).astype(np.uint8)
 
     # ---- colours of the subject: albedo first, then one low-resolution map of light and shade
     skin = _jitter_colour(rng, _SKIN_RGB[int(rng.integers(len(_SKIN_RGB)))], 8)
@@ -567,13 +577,22 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
         _lerp_in_box(foreground, cloth * np.float32(0.85), sleeve.astype(np.float32) * np.float32(1 / 255))
     _draw_face(rng, foreground, (cx, cy, rx, ry, tilt), hair_colour, skin)
 
-    streaks = _smooth_noise(rng, height, width, (6, max(4, int(60 * scale))))
+    texture_box, texture = _hair_texture(rng, hair_mask, outline, (cx, cy, rx, ry, tilt), scale)
     vertical = np.clip((y - (cy - 1.2 * ry)) / (3 * ry), 0, 1)  # (H, 1): darker towards the ends
     # Hair in front of the body, premultiplied: F = (h·H + (1 − h)·body·F_body) / alpha.
     weight = np.divide(hair, alpha_float, out=np.zeros_like(hair), where=alpha_float > 1e-6)
 
     def hair_field(box):
-        return np.multiply.outer((1 + 0.12 * streaks[box]) * (1.15 - 0.3 * vertical[box[0]]), hair_colour)
+        shading = np.broadcast_to(1.15 - 0.3 * vertical[box[0]], (box[0].stop - box[0].start,
+                                                                   box[1].stop - box[1].start)).copy()
+        # Strand texture where it was drawn (strands leaving the mass are plain hair colour).
+        top, left = max(box[0].start, texture_box[0].start), max(box[1].start, texture_box[1].start)
+        bottom, right = min(box[0].stop, texture_box[0].stop), min(box[1].stop, texture_box[1].stop)
+        if top < bottom and left < right:
+            shading[top - box[0].start:bottom - box[0].start, left - box[1].start:right - box[1].start] *= \
+                texture[top - texture_box[0].start:bottom - texture_box[0].start,
+                        left - texture_box[1].start:right - texture_box[1].start]
+        return np.multiply.outer(shading, hair_colour)
 
     _lerp_in_box(foreground, hair_field, np.minimum(weight, 1))
     if hand.any():
@@ -598,8 +617,24 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
     foreground *= (rng.uniform(0.7, 1.25) * rng.uniform(0.88, 1.12, 3)).astype(np.float32)
     np.clip(foreground, 0, 255, out=foreground)
 
+    if rng.random() < 0.12:  # the subject out of focus: blur premultiplied colour and alpha alike
+        sigma = rng.uniform(0.8, 2.5) * scale
+        premultiplied = cv2.GaussianBlur(foreground * alpha_float[..., None], (0, 0), sigma)
+        alpha_float = cv2.GaussianBlur(alpha_float, (0, 0), sigma)
+        unblurred = foreground
+        foreground = np.divide(premultiplied, alpha_float[..., None], out=unblurred.copy(),
+                               where=alpha_float[..., None] > 1e-4)
+        np.clip(foreground, 0, 255, out=foreground)
+    alpha = np.clip(np.rint(alpha_float * 255), 0, 255).astype(np.uint8)
+
     background_rng = _rng(seed, index, 1)  # a separate stream: the room varies independently
-    background, background_kind = _background(background_rng, height, width, scale)
+    background, background_kind = _background(background_rng, height, width, scale, hair_colour)
+    if rng.random() < 0.5:  # sensor noise, in both layers so the composite stays an exact blend
+        level = np.float32(rng.uniform(1, 4))
+        foreground += level * rng.standard_normal((height, width, 1), dtype=np.float32)
+        background += level * rng.standard_normal((height, width, 1), dtype=np.float32)
+        np.clip(foreground, 0, 255, out=foreground)
+        np.clip(background, 0, 255, out=background)
     return PortraitLayers(
         foreground=foreground.astype(np.float32, copy=False),
         background=background,
@@ -688,11 +723,41 @@ def _draw_face(rng: np.random.Generator, foreground: np.ndarray, head, hair_colo
     foreground[top:bottom, left:right] = image
 
 
-def _draw_strands(rng: np.random.Generator, hair_mask: np.ndarray, body: np.ndarray, style: str,
+def _outline(mask: np.ndarray) -> np.ndarray:
+    """Points (N, 2), float, along the outer contours of ``mask >= 128``."""
+    contours, _ = cv2.findContours((mask >= 128).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    return np.concatenate([c[:, 0, :] for c in contours]).astype(np.float64) if contours else np.zeros((0, 2))
+
+
+def _hair_texture(rng: np.random.Generator, hair_mask: np.ndarray, outline: np.ndarray, head,
+                  scale: float) -> tuple[tuple[slice, slice], np.ndarray]:
+    """Strand-like shading inside the hair mass: curves from the crown to the outline.
+
+    Returns the box it covers and a float32 multiplier around 1 for the hair colour there.
+    """
+    cx, cy, rx, ry, tilt = head
+    rows, columns = np.flatnonzero(hair_mask.any(axis=1)), np.flatnonzero(hair_mask.any(axis=0))
+    if not len(rows) or len(outline) < 2:
+        return (slice(0, 0), slice(0, 0)), np.ones((0, 0), np.float32)
+    box = (slice(rows[0], rows[-1] + 1), slice(columns[0], columns[-1] + 1))
+    canvas = np.full((rows[-1] + 1 - rows[0], columns[-1] + 1 - columns[0]), 128, np.uint8)
+    count = int(np.clip(len(outline) * rng.uniform(0.3, 0.7), 40, 900))
+    crown = _place(np.array([0.0, -0.75 * ry]), (cx, cy), tilt)
+    start = crown + rng.normal(0, 0.25 * rx, (count, 2))
+    end = outline[rng.integers(0, len(outline), count)]
+    middle = (start + end) / 2 + rng.normal(0, 0.12 * rx, (count, 2))
+    points = _bezier(start, middle, end, 10) - [columns[0], rows[0]]
+    contrast = rng.uniform(15, 45)
+    thickness = 1 if scale < 1.5 else 2
+    for value in (128 - contrast, 128 + contrast * 0.7):  # darker and lighter strands
+        chosen = _fixed(points[rng.random(count) < 0.5])
+        cv2.polylines(canvas, list(chosen), False, float(value), thickness, cv2.LINE_AA, _SHIFT_BITS)
+    return box, canvas.astype(np.float32) * np.float32(1 / 128)
+
+
+def _draw_strands(rng: np.random.Generator, outline: np.ndarray, body: np.ndarray, style: str,
                   unit: float, scale: float, head_centre, height: int, width: int) -> np.ndarray:
     """Thin curved strands leaving the hair outline outwards; coverage·opacity in [0, 1]."""
-    contours, _ = cv2.findContours((hair_mask >= 128).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    outline = np.concatenate([c[:, 0, :] for c in contours]).astype(np.float64) if contours else np.zeros((0, 2))
     strands = np.zeros((height, width), np.float32)
     if len(outline) < 8:
         return strands
@@ -857,7 +922,7 @@ def simulate_prediction(alpha: np.ndarray, model: str, seed: int, index: int) ->
     ``sim-blurred``
         Gaussian blur σ = 6 px.
     ``sim-shifted``
-        The matte moved by 7–11 px in a random direction.
+        The matte moved by 8–12 px in a random direction.
     ``sim-holes``
         6–10 holes (4–10 % of the frame width across) punched into the opaque body and
         40–100 specks in the background, then a σ = 1 px blur.
@@ -910,7 +975,7 @@ def simulate_prediction(alpha: np.ndarray, model: str, seed: int, index: int) ->
     elif model == "sim-blurred":
         matte = cv2.GaussianBlur(matte, (0, 0), 6.0 * scale)
     elif model == "sim-shifted":
-        distance = rng.uniform(7, 11) * scale
+        distance = rng.uniform(8, 12) * scale
         angle = rng.uniform(0, 2 * math.pi)
         shift = np.float32([[1, 0, distance * math.cos(angle)], [0, 1, distance * math.sin(angle)]])
         matte = cv2.warpAffine(matte, shift, (width, height), flags=cv2.INTER_LINEAR,
