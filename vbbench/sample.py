@@ -567,14 +567,16 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
     # ---- colours of the subject: albedo first, then one low-resolution map of light and shade
     skin = _jitter_colour(rng, _SKIN_RGB[int(rng.integers(len(_SKIN_RGB)))], 8)
     hair_colour = _jitter_colour(rng, _HAIR_RGB[int(rng.integers(len(_HAIR_RGB)))], 10)
-    cloth = _clothing(rng, height, width, scale, x, y)
-    clothing_weight = clothing.astype(np.float32) * np.float32(1 / 255)
-    foreground = _lerp(cloth, skin, 1 - clothing_weight)
+    cloth = _clothing(rng, height, width, scale)
+    foreground = np.empty((height, width, 3), np.float32)
+    foreground[:] = skin
+    _lerp_in_box(foreground, cloth, clothing.astype(np.float32) * np.float32(1 / 255))
     if collar.any():
         collar_colour = _random_rgb(rng, (150, 255)) if rng.random() < 0.7 else _random_rgb(rng)
         _lerp_in_box(foreground, collar_colour, collar.astype(np.float32) * np.float32(1 / 255))
     if sleeve.any():
-        _lerp_in_box(foreground, cloth * np.float32(0.85), sleeve.astype(np.float32) * np.float32(1 / 255))
+        _lerp_in_box(foreground, lambda box: cloth(box) * np.float32(0.85),
+                     sleeve.astype(np.float32) * np.float32(1 / 255))
     _draw_face(rng, foreground, (cx, cy, rx, ry, tilt), hair_colour, skin)
 
     texture_box, texture = _hair_texture(rng, hair_mask, outline, (cx, cy, rx, ry, tilt), scale)
@@ -600,7 +602,7 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
         _lerp_in_box(foreground, hand_colour, hand.astype(np.float32) * np.float32(1 / 255))
         if sleeve.any():
             sleeve_on_hand = (sleeve.astype(np.float32) * hand.astype(np.float32)) * np.float32(1 / 255**2)
-            _lerp_in_box(foreground, cloth * np.float32(0.85), sleeve_on_hand)
+            _lerp_in_box(foreground, lambda box: cloth(box) * np.float32(0.85), sleeve_on_hand)
 
     # ---- lighting: the subject and the room are lit differently (gain, colour cast, side light)
     low_h, low_w = _low_resolution(height, width)
@@ -645,23 +647,36 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
     )
 
 
-def _clothing(rng: np.random.Generator, height: int, width: int, scale: float, x, y) -> np.ndarray:
-    """Clothing colour field, float32 BGR (H, W, 3): solid, stripes, checks or knit."""
+def _clothing(rng: np.random.Generator, height: int, width: int, scale: float):
+    """Clothing: solid, stripes, checks or knit. Draws its parameters now and returns a function
+    of a box (pair of slices) giving the float32 BGR field inside it, so the pattern is computed
+    only where the clothes are."""
     colour = _random_rgb(rng, (10, 245))
     pattern = rng.choice(["solid", "stripes", "checks", "knit"], p=[0.4, 0.25, 0.15, 0.2])
-    field = np.empty((height, width, 3), np.float32)
-    field[:] = colour
     if pattern in ("stripes", "checks"):
         other = _random_rgb(rng, (10, 245))
-        period = rng.uniform(8, 40) * scale
+        frequency = np.float32(2 * math.pi / (rng.uniform(8, 40) * scale))
         angle = rng.uniform(-0.3, 0.3) + (math.pi / 2 if rng.random() < 0.5 else 0)
-        wave = np.tanh(4 * np.sin((x * math.cos(angle) + y * math.sin(angle)) * (2 * math.pi / period)))
-        if pattern == "checks":
-            wave = wave * np.tanh(4 * np.sin((-x * math.sin(angle) + y * math.cos(angle)) * (2 * math.pi / period)))
-        field = _lerp(field, other, 0.5 + 0.5 * wave)
+        cos, sin = np.float32(math.cos(angle)), np.float32(math.sin(angle))
     elif pattern == "knit":
         cells = max(4, int(width / (3 * scale)))
-        field *= (1 + 0.12 * _smooth_noise(rng, height, width, (cells * height // width, cells)))[..., None]
+        knots = rng.standard_normal((cells * height // width + 2, cells + 2), dtype=np.float32)
+
+    def field(box: tuple[slice, slice]) -> np.ndarray:
+        y = np.arange(box[0].start, box[0].stop, dtype=np.float32)[:, None]
+        x = np.arange(box[1].start, box[1].stop, dtype=np.float32)[None, :]
+        out = np.empty((len(y), x.shape[1], 3), np.float32)
+        out[:] = colour
+        if pattern in ("stripes", "checks"):
+            wave = np.tanh(4 * np.sin((x * cos + y * sin) * frequency))
+            if pattern == "checks":
+                wave *= np.tanh(4 * np.sin((y * cos - x * sin) * frequency))
+            out = _lerp(out, other, 0.5 + 0.5 * wave)
+        elif pattern == "knit":
+            noise = cv2.resize(knots, (width, height), interpolation=cv2.INTER_CUBIC)[box]
+            out *= (1 + 0.12 * noise)[..., None]
+        return out
+
     return field
 
 
