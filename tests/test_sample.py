@@ -324,3 +324,10 @@ def test_cli_reports_an_output_path_that_is_a_file(tmp_path):
     result = runner.invoke(app, ["sample", str(target), "--count", "1", "--width", "64", "--height", "96"])
     assert result.exit_code == 1
     assert f"{target}: exists and is not a folder; choose a folder for the sample" in result.output
+
+
+def test_docstring_examples_hold():
+    import doctest
+
+    results = doctest.testmod(sample, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert results.attempted >= 10 and results.failed == 0

@@ -893,7 +893,7 @@ def make_trimap(alpha: np.ndarray, radius: int = TRIMAP_RADIUS_PX) -> np.ndarray
     --------
     >>> alpha = np.zeros((1, 9), np.uint8); alpha[0, 5:] = 255; alpha[0, 4] = 100
     >>> make_trimap(alpha, radius=1)
-    array([[  0,   0, 128, 128, 128, 128, 255, 255, 255]], dtype=uint8)
+    array([[  0,   0,   0, 128, 128, 128, 255, 255, 255]], dtype=uint8)
     """
     alpha = np.asarray(alpha)
     if alpha.ndim != 2 or alpha.dtype != np.uint8:
