@@ -46,6 +46,7 @@ __all__ = [
     "GENERATOR_VERSION",
     "TRIMAP_RADIUS_PX",
     "PNG_COMPRESSION",
+    "MIN_SIZE_PX",
     "PortraitLayers",
     "render_layers",
     "render_portrait",
@@ -393,7 +394,7 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
         raise ValueError(f"width and height must be at least {MIN_SIZE_PX} px, got {width}×{height}")
     rng = _rng(seed, index)
     unit, scale = _scene_scale(width, height)
-    x, y = _grid(height, width)
+    y = np.arange(height, dtype=np.float32)[:, None]  # row coordinate, for the hair's vertical shading
     silhouette = _Silhouette(height, width)
 
     # ---- head: an egg (narrower chin), tilted, anywhere from centred to half out of frame
@@ -798,7 +799,8 @@ def _draw_strands(rng: np.random.Generator, outline: np.ndarray, body: np.ndarra
     start = outline[pick] - normal[pick] * rng.uniform(0, 3, (count, 1)) * max(scale, 0.5)
     spread = rng.normal(0, 0.45, count)
     cos, sin = np.cos(spread), np.sin(spread)
-    direction = np.stack([cos * normal[pick, 0] - sin * normal[pick, 1], sin * normal[pick, 0] + cos * normal[pick, 1]], -1)
+    direction = np.stack([cos * normal[pick, 0] - sin * normal[pick, 1],
+                          sin * normal[pick, 0] + cos * normal[pick, 1]], -1)
     if style == "long":  # gravity
         direction = direction + np.array([0.0, rng.uniform(0.3, 1.0)])
         direction /= np.linalg.norm(direction, axis=1, keepdims=True)
