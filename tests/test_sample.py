@@ -91,27 +91,30 @@ def test_per_image_stream_is_the_seed_sequence_spawn():
 # ---- the matte and the composite ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("index", range(6))
-def test_alpha_has_opaque_core_transparent_background_and_thin_soft_hair(index):
-    layers = render_layers(0, index, 240, 320)
-    alpha = layers.alpha
-    assert alpha.dtype == np.uint8 and alpha.shape == (320, 240)
-    assert (alpha == 255).mean() > 0.15, "opaque core"
-    assert (alpha == 0).mean() > 0.25, "transparent background"
-    soft = (alpha > 0) & (alpha < 255)
-    assert soft.sum() > 1500, "a soft band of meaningful size"
-    assert (soft & (alpha < 64)).sum() > 200 and (soft & (alpha > 192)).sum() > 100, "values across the range"
-    # Thin semi-transparent strands: partial alpha more than 6 px from any opaque pixel and
-    # outside the head ellipse (grown by 20 %).
-    cx, cy, rx, ry, tilt = layers.head
-    y, x = np.mgrid[0:320, 0:240].astype(np.float64)
-    u = (x - cx) * math.cos(tilt) + (y - cy) * math.sin(tilt)
-    v = -(x - cx) * math.sin(tilt) + (y - cy) * math.cos(tilt)
-    outside_head = (u / (1.2 * rx)) ** 2 + (v / (1.2 * ry)) ** 2 > 1
-    far_from_core = ndimage.distance_transform_edt(alpha < 255) > 6
-    strands = soft & outside_head & far_from_core
-    assert strands.sum() > 300
-    assert np.median(alpha[strands]) < 128, "strands are mostly faint"
+def test_alpha_has_opaque_core_transparent_background_and_thin_soft_hair():
+    with_strands = 0
+    for index in range(6):
+        layers = render_layers(0, index, 240, 320)
+        alpha = layers.alpha
+        assert alpha.dtype == np.uint8 and alpha.shape == (320, 240)
+        assert (alpha == 255).mean() > 0.15, f"opaque core, image {index}"
+        assert (alpha == 0).mean() > 0.25, f"transparent background, image {index}"
+        soft = (alpha > 0) & (alpha < 255)
+        assert soft.mean() > 0.005, f"a soft band of meaningful size, image {index}"
+        assert (soft & (alpha < 64)).sum() > 100 and (soft & (alpha > 192)).sum() > 50, "values across the range"
+        # Thin semi-transparent strands: partial alpha more than 6 px from any opaque pixel and
+        # outside the head ellipse grown by 20 %.
+        cx, cy, rx, ry, tilt = layers.head
+        y, x = np.mgrid[0:320, 0:240].astype(np.float64)
+        u = (x - cx) * math.cos(tilt) + (y - cy) * math.sin(tilt)
+        v = -(x - cx) * math.sin(tilt) + (y - cy) * math.cos(tilt)
+        outside_head = (u / (1.2 * rx)) ** 2 + (v / (1.2 * ry)) ** 2 > 1
+        far_from_core = ndimage.distance_transform_edt(alpha < 255) > 6
+        strands = soft & outside_head & far_from_core
+        assert strands.sum() >= 10, f"stray hairs, image {index}"
+        assert np.median(alpha[strands]) < 128, "strands are mostly faint"
+        with_strands += strands.sum() > 300
+    assert with_strands >= 4  # a buzz cut has only short strands
 
 
 @pytest.mark.parametrize("index", [0, 3, 7])
@@ -331,3 +334,18 @@ def test_docstring_examples_hold():
 
     results = doctest.testmod(sample, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert results.attempted >= 10 and results.failed == 0
+
+
+def test_some_subjects_enclose_background_and_some_are_close_ups():
+    # Hands on hips and raised hands leave background enclosed by the subject (a matting case
+    # in its own right); close-ups fill the frame.
+    enclosed, widest_head = 0, 0.0
+    for index in range(30):
+        layers = render_layers(0, index, 120, 160)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats((layers.alpha == 0).astype(np.uint8),
+                                                                   connectivity=4)
+        touching = set(np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])))
+        enclosed += any(stats[k, cv2.CC_STAT_AREA] >= 30 for k in range(1, count) if k not in touching)
+        widest_head = max(widest_head, 2 * layers.head[2] / 120)
+    assert enclosed >= 3
+    assert widest_head > 0.36  # head width over frame width

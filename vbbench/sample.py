@@ -69,7 +69,7 @@ SIMULATED_MODELS: tuple[str, ...] = (
 #: Schema of ``sample.json``.
 SCHEMA = "vbbench-sample/1"
 #: Bumped whenever the generator's output changes for a given seed.
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 #: Half-width of the trimap's unknown band, in pixels.
 TRIMAP_RADIUS_PX = 10
 #: zlib level of every PNG written; fixed, so the bytes are reproducible. Level 1 encodes about
@@ -398,7 +398,7 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
     silhouette = _Silhouette(height, width)
 
     # ---- head: an egg (narrower chin), tilted, anywhere from centred to half out of frame
-    rx = unit * rng.uniform(0.10, 0.17)
+    rx = unit * (rng.uniform(0.10, 0.17) if rng.random() < 0.8 else rng.uniform(0.17, 0.25))  # 20 % close-ups
     ry = rx * rng.uniform(1.18, 1.38)
     if rng.random() < 0.3:
         cx = width * rng.uniform(0.12, 0.88)
@@ -427,22 +427,38 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
     silhouette.polygon(neck_poly)
     shoulder_half = rx * rng.uniform(1.9, 3.0)
     bottom = height * 1.05 + 2
-    sides = []
+    # Hands on hips: the bent arms leave holes of background between arm and waist.
+    akimbo = rng.random() < 0.15 and shoulder_y + 3.2 * ry < height
+    sides, arms = [], []
     for side in (1, -1):
         drop = ry * rng.uniform(0.2, 0.6)
         theta = np.linspace(0, math.pi / 2, 16)
         curve = np.stack([base_x + side * (neck_half + (shoulder_half - neck_half) * np.sin(theta)),
                           shoulder_y + drop * (1 - np.cos(theta))], -1)
-        flare = rx * rng.uniform(-0.2, 0.5)
-        arm = np.array([[base_x + side * (shoulder_half + flare), bottom]])
-        sides.append(np.concatenate([curve, arm]))
+        if akimbo:
+            waist = np.array([[base_x + side * 0.72 * shoulder_half, shoulder_y + 2.6 * ry],
+                              [base_x + side * 0.76 * shoulder_half, bottom]])
+            elbow = [base_x + side * (shoulder_half + rx * rng.uniform(0.6, 1.1)), shoulder_y + 1.9 * ry]
+            hip = [base_x + side * 0.74 * shoulder_half, shoulder_y + rng.uniform(2.9, 3.2) * ry]
+            arms.append(np.array([curve[-1], elbow, hip]))
+            sides.append(np.concatenate([curve, waist]))
+        else:
+            flare = rx * rng.uniform(-0.2, 0.5)
+            sides.append(np.concatenate([curve, [[base_x + side * (shoulder_half + flare), bottom]]]))
     torso_poly = np.concatenate([sides[0], sides[1][::-1]])
     if rng.random() < 0.3:  # knitted or creased clothing: an uneven outline
         torso_poly = torso_poly + rng.normal(0, 0.8 * scale, torso_poly.shape)
     silhouette.polygon(torso_poly)
+    arm_thickness = 0.6 * rx
+    for arm in arms:
+        silhouette.stroke(arm[0] - [np.sign(arm[1, 0] - arm[0, 0]) * 0.3 * arm_thickness, 0], arm[1], arm_thickness)
+        silhouette.stroke(arm[1], arm[2], arm_thickness)
 
     clothing = _mask(height, width)
     _fill(clothing, torso_poly)
+    for arm in arms:  # sleeves
+        cv2.polylines(clothing, [_fixed(arm)], False, 255, max(1, int(round(arm_thickness))), cv2.LINE_AA,
+                      _SHIFT_BITS)
     collar = _mask(height, width)
     neckline = rng.choice(["crew", "scoop", "v", "shirt", "turtleneck", "hoodie"])
     open_half = neck_half * rng.uniform(1.05, 1.6)
