@@ -117,7 +117,7 @@ def test_alpha_has_opaque_core_transparent_background_and_thin_soft_hair():
     assert with_strands >= 4  # a buzz cut has only short strands
 
 
-@pytest.mark.parametrize("index", [0, 3, 7])
+@pytest.mark.parametrize("index", range(12))  # covers defocused, noisy and hand-raising subjects
 def test_composite_is_alpha_blend_of_foreground_and_background(index):
     layers = render_layers(2, index, 150, 200)
     image, alpha = render_portrait(2, index, 150, 200)
@@ -131,6 +131,13 @@ def test_composite_is_alpha_blend_of_foreground_and_background(index):
     # Where alpha is 0 the image is the background; where 255, the foreground.
     assert np.array_equal(image[alpha == 0], np.rint(layers.background[alpha == 0]).astype(np.uint8))
     assert np.array_equal(image[alpha == 255], np.rint(layers.foreground[alpha == 255]).astype(np.uint8))
+
+
+def test_composite_cases_include_defocus_and_sensor_noise():
+    renders = [render_layers(2, index, 150, 200) for index in range(12)]  # the images checked above
+    assert any(layers.defocus_px > 0 for layers in renders)
+    assert any(layers.sensor_noise_codes > 0 for layers in renders)
+    assert any(layers.defocus_px == 0 and layers.sensor_noise_codes == 0 for layers in renders)
 
 
 def test_images_vary_in_subject_and_background():

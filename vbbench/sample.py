@@ -345,6 +345,8 @@ class PortraitLayers:
         Head ellipse ``(centre x, centre y, radius x, radius y, tilt in radians)``, in pixels.
     hair_style, background_kind : str
         Which variant was drawn (for inspection and tests).
+    defocus_px, sensor_noise_codes : float
+        σ of the subject's defocus blur in pixels and of the sensor noise in codes (0 = none).
     """
 
     foreground: np.ndarray
@@ -353,6 +355,8 @@ class PortraitLayers:
     head: tuple[float, float, float, float, float]
     hair_style: str
     background_kind: str
+    defocus_px: float = 0.0
+    sensor_noise_codes: float = 0.0
 
     def composite(self) -> np.ndarray:
         """``round(a·F + (1 − a)·B)`` with ``a = alpha / 255``, uint8 BGR (H, W, 3)."""
@@ -636,8 +640,9 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
     foreground *= (rng.uniform(0.7, 1.25) * rng.uniform(0.88, 1.12, 3)).astype(np.float32)
     np.clip(foreground, 0, 255, out=foreground)
 
+    defocus_px = 0.0
     if rng.random() < 0.12:  # the subject out of focus: blur premultiplied colour and alpha alike
-        sigma = rng.uniform(0.8, 2.5) * scale
+        sigma = defocus_px = rng.uniform(0.8, 2.5) * scale
         premultiplied = cv2.GaussianBlur(foreground * alpha_float[..., None], (0, 0), sigma)
         alpha_float = cv2.GaussianBlur(alpha_float, (0, 0), sigma)
         unblurred = foreground
@@ -648,6 +653,7 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
 
     background_rng = _rng(seed, index, 1)  # a separate stream: the room varies independently
     background, background_kind = _background(background_rng, height, width, scale, hair_colour)
+    level = 0.0
     if rng.random() < 0.5:  # sensor noise, in both layers so the composite stays an exact blend
         level = np.float32(rng.uniform(1, 4))
         foreground += level * rng.standard_normal((height, width, 1), dtype=np.float32)
@@ -661,6 +667,8 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
         head=(float(cx), float(cy), float(rx), float(ry), float(tilt)),
         hair_style=str(style),
         background_kind=background_kind,
+        defocus_px=float(defocus_px),
+        sensor_noise_codes=float(level),
     )
 
 
