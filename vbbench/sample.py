@@ -1191,7 +1191,9 @@ def generate_sample(out_dir, count: int = 40, seed: int = 0, width: int = 600, h
     models : sequence of str
         Simulated models whose predictions to write; default all of :data:`SIMULATED_MODELS`.
     workers : int
-        Processes to generate with; default 1 (in this process).
+        Processes to generate with; default 1 (in this process). Workers are started with
+        "spawn" (fresh interpreters; forked workers were seen to hang), so a script calling this
+        with ``workers > 1`` needs the usual ``if __name__ == "__main__":`` guard.
     progress : bool
         Show a tqdm progress bar.
 
@@ -1241,8 +1243,9 @@ def generate_sample(out_dir, count: int = 40, seed: int = 0, width: int = 600, h
                 files.update(digests)
                 bar.update()
         else:
-            # "spawn": a forked child can inherit a lock held by one of OpenCV's pool threads and
-            # hang; fresh interpreters cost ~0.3 s each and are safe.
+            # "spawn": forked workers hung under pytest after the parent had generated images
+            # itself (an inherited lock, OpenCV's thread pool or tqdm's, is the likely cause);
+            # fresh interpreters cost ~0.3 s each and are safe.
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                      initializer=_single_thread_opencv) as pool:
