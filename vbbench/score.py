@@ -348,10 +348,12 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)  # one process per core already; OpenCV's own threads would oversubscribe
 
 
-def _run_tasks(tasks: list[PairTask], workers: int, scheduler: str | None, progress: bool) -> list[dict]:
+def _run_tasks(
+    tasks: list[PairTask], workers: int, scheduler: str | None, progress: bool, label: str = "scoring"
+) -> list[dict]:
     from tqdm import tqdm
 
-    bar = dict(total=len(tasks), desc="scoring", unit="image", disable=not progress, leave=False)
+    bar = dict(total=len(tasks), desc=label, unit="image", disable=not progress, leave=False)
     if scheduler is not None:
         try:
             from distributed import Client
@@ -445,7 +447,7 @@ def score_directories(
         )
         for key, pred, gt, trimap in pairing.pairs
     ]
-    outcomes = _run_tasks(tasks, workers or os.cpu_count() or 1, scheduler, progress)
+    outcomes = _run_tasks(tasks, workers or os.cpu_count() or 1, scheduler, progress, f"scoring {Path(pred_dir).name}")
     problems = [outcome["error"] for outcome in outcomes if "error" in outcome]
     if problems:
         raise ScoreError(_listing(problems, "files cannot be scored") + "\nfix or remove them and run again")
