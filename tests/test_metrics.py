@@ -136,6 +136,46 @@ def test_conn_ties_break_in_column_major_order():
     assert close(metrics.conn(pred, gt), naive.conn(pred, gt, 255))
 
 
+def test_grad_of_a_vertical_step_by_hand():
+    # p = 0 left of column 10, 1 from there on (20×20); g = 0 has zero gradient. Columns are
+    # constant, so gy = 0 and the vertical smoothing sums G: gx(x) = ΣG · Σ_j G'(j) p(x − j) / N
+    # (true convolution, p replicated past the borders), N = ‖G‖₂·‖G'‖₂.
+    sigma, half = 1.4, 4
+    taps = range(-half, half + 1)
+    gauss = {j: math.exp(-j * j / (2 * sigma**2)) / (sigma * math.sqrt(2 * math.pi)) for j in taps}
+    dgauss = {j: -j * gauss[j] / sigma**2 for j in taps}
+    norm = math.sqrt(sum(v * v for v in gauss.values())) * math.sqrt(sum(v * v for v in dgauss.values()))
+    step = [0.0] * 10 + [1.0] * 10
+    total = 0.0
+    for x in range(20):
+        gx = sum(gauss.values()) * sum(dgauss[j] * step[min(max(x - j, 0), 19)] for j in taps) / norm
+        total += 20 * gx * gx  # 20 identical rows
+    pred = np.tile(np.array(step), (20, 1))
+    assert close(metrics.grad(pred, np.zeros((20, 20))), total)
+
+
+def test_gauss_grad_of_a_vertical_step_by_hand():
+    # MMNet: sum-1 Gaussian g(i)g(j), gx = −x·g/σ², correlation over the valid 12×12 interior of
+    # a 20×20 image. Rows are constant: gy = 0, gx(x) = Σ_j (−j·g(j)/σ²) p(x + j).
+    sigma = 1.4
+    weights = {j: math.exp(-j * j / (2 * sigma**2)) for j in range(-4, 5)}
+    total_weight = sum(weights.values())
+    g = {j: w / total_weight for j, w in weights.items()}
+    step = [0.0] * 10 + [1.0] * 10
+    per_column = [abs(sum(-j * g[j] / sigma**2 * step[x + j] for j in g)) for x in range(4, 16)]
+    pred = np.tile(np.array(step), (20, 1))
+    assert close(metrics.gauss_grad(pred, np.zeros((20, 20))), sum(per_column) / len(per_column))
+
+
+def test_all_zero_prediction_by_hand():
+    gt = naive.random_soft_matte(np.random.default_rng(9), (30, 40))
+    zero = np.zeros_like(gt)
+    a = gt / 255.0
+    assert close(metrics.mad(zero, gt), a.mean())
+    assert close(metrics.sad(zero, gt), a.sum())
+    assert close(metrics.mse(zero, gt), (a * a).mean())
+
+
 def test_grad_kernel_matches_the_matlab_construction():
     smooth, derivative = metrics.dim_gradient_kernels()
     assert smooth.shape == (9,)
