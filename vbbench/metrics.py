@@ -348,24 +348,33 @@ def sobel_gradient(image: np.ndarray, border: str = "replicate") -> tuple[np.nda
     return dx, dy
 
 
-def _dim_gradient_magnitude(alpha: np.ndarray, rescale: str = "minmax") -> np.ndarray:
-    """|∇ mat2gray(alpha)| with the DIM filter (or |∇ alpha| for ``rescale="none"``).
+def _dim_gradient(alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(gx, gy) of the DIM ``gaussgradient`` filter on alpha as is (no rescale)."""
+    return _filter(alpha, _DIM_SMOOTH, _DIM_DERIVATIVE), _filter(alpha, _DIM_DERIVATIVE, _DIM_SMOOTH)
+
+
+def _hypot(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """√(gx² + gy²) in numpy (cv2.magnitude depends on buffer alignment: identical images must
+    give bit-identical results, or identical mattes would not score exactly 0)."""
+    magnitude = gx * gx
+    magnitude += gy * gy
+    return np.sqrt(magnitude, out=magnitude)
+
+
+def _dim_gradient_magnitude(
+    alpha: np.ndarray, gradient: tuple[np.ndarray, np.ndarray], rescale: str = "minmax"
+) -> np.ndarray:
+    """|∇ mat2gray(alpha)| from the filtered alpha (or |∇ alpha| for ``rescale="none"``).
 
     mat2gray is affine, (a − min) / (max − min), and the filter is linear with a zero-sum
-    derivative factor, so |∇ mat2gray(a)| = |∇a| / (max − min): filtering ``alpha`` directly and
-    scaling the magnitude saves two full-image passes and agrees to rounding (~1e-16).
-    A constant image has exactly zero gradient (MATLAB's mat2gray maps it to a constant too).
+    derivative factor, so |∇ mat2gray(a)| = |∇a| / (max − min): filtering ``alpha`` once serves
+    Grad and the MMNet gradient, and agrees with filtering the rescaled image to rounding
+    (~1e-16). A constant image has exactly zero gradient (mat2gray maps it to a constant).
     """
     low, high = float(alpha.min()), float(alpha.max())
     if high == low:
         return np.zeros_like(alpha)
-    gx = _filter(alpha, _DIM_SMOOTH, _DIM_DERIVATIVE)
-    gy = _filter(alpha, _DIM_DERIVATIVE, _DIM_SMOOTH)
-    # In-place numpy rather than cv2.magnitude, whose result depends on buffer alignment: the
-    # same image must give bit-identical gradients, or identical mattes would not score 0.
-    magnitude = np.multiply(gx, gx, out=gx)
-    magnitude += np.multiply(gy, gy, out=gy)
-    np.sqrt(magnitude, out=magnitude)
+    magnitude = _hypot(*gradient)
     if rescale == "minmax" and high - low != 1.0:
         magnitude /= high - low
     return magnitude
@@ -385,6 +394,19 @@ def _mmnet_kernels(sigma: float = 1.4) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 _MMNET_SMOOTH, _MMNET_DERIVATIVE, _MMNET_HALF = _mmnet_kernels()
+
+# Both filters are Gaussian(row) × x·Gaussian(column) with σ = 1.4 on 9×9; the kernels differ by a
+# constant factor (normalisation), the outputs also by a sign (correlation vs convolution), which
+# the magnitude drops. So MMNet's gradient is
+# the DIM filter's output times this factor, and the filtering done for Grad serves both.
+_MMNET_PER_DIM = float(
+    np.abs(np.outer(_MMNET_SMOOTH, _MMNET_DERIVATIVE)[4, 5] / np.outer(_DIM_SMOOTH, _DIM_DERIVATIVE)[4, 5])
+)
+assert np.allclose(
+    np.outer(_MMNET_SMOOTH, _MMNET_DERIVATIVE),
+    _MMNET_PER_DIM * np.outer(_DIM_SMOOTH, _DIM_DERIVATIVE),
+    rtol=1e-12, atol=0.0,
+), "MMNet and DIM Gaussian-derivative filters are no longer proportional"
 
 
 # --------------------------------------------------------------------------------------------
@@ -524,9 +546,11 @@ def conn_lower_levels(levels: np.ndarray, ties: str = "column-major", empty: str
     return lower
 
 
-def _conn_phi(alpha: np.ndarray, lower_code: np.ndarray) -> np.ndarray:
-    d = alpha - lower_code / 10.0
-    return 1.0 - d * (d >= 0.15)
+def _conn_phi(alpha: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """φ = 1 − d·[d ≥ 0.15], d = alpha − l, in place on one temporary."""
+    d = alpha - lower
+    d *= d >= 0.15
+    return np.subtract(1.0, d, out=d)
 
 
 # --------------------------------------------------------------------------------------------
@@ -559,11 +583,17 @@ class _Pair:
     def squared(self) -> np.ndarray:
         return self._get("squared", lambda: self.difference() ** 2)
 
+    def _dim_gradient(self, which: str) -> tuple[np.ndarray, np.ndarray]:
+        key = f"dim_gradient_{which}"
+        if key not in self._cache:
+            self._cache[key] = _dim_gradient(self.pred if which == "pred" else self.gt)
+        return self._cache[key]
+
     def grad_map(self) -> np.ndarray:
         def make():
             rescale = self.conventions.grad_rescale
-            error = _dim_gradient_magnitude(self.pred, rescale)
-            error -= _dim_gradient_magnitude(self.gt, rescale)
+            error = _dim_gradient_magnitude(self.pred, self._dim_gradient("pred"), rescale)
+            error -= _dim_gradient_magnitude(self.gt, self._dim_gradient("gt"), rescale)
             return np.multiply(error, error, out=error)
 
         return self._get("grad", make)
@@ -575,8 +605,10 @@ class _Pair:
                 threshold_levels(self.pred_raw, c.conn_thresholds),
                 threshold_levels(self.gt_raw, c.conn_thresholds),
             )
-            lower = conn_lower_levels(levels, c.conn_ties, c.conn_empty)
-            return np.abs(_conn_phi(self.pred, lower) - _conn_phi(self.gt, lower))
+            lower = conn_lower_levels(levels, c.conn_ties, c.conn_empty) / 10.0
+            error = _conn_phi(self.pred, lower)
+            error -= _conn_phi(self.gt, lower)
+            return np.abs(error, out=error)
 
         return self._get("conn", make)
 
@@ -589,8 +621,7 @@ class _Pair:
 
     def sobel_l2_map(self) -> np.ndarray:
         def make():
-            dx, dy = self._sobel()
-            return np.sqrt(dx * dx + dy * dy)
+            return _hypot(*self._sobel())
 
         return self._get("sobel_l2", make)
 
@@ -609,10 +640,13 @@ class _Pair:
                     f"gauss_grad needs images larger than {2 * _MMNET_HALF}×{2 * _MMNET_HALF} "
                     f"pixels (its 'VALID' 9×9 filter), got {width}×{height}"
                 )
-            # Linear filter: ∇p − ∇g = ∇(p − g). Correlation, as TensorFlow's conv2d.
-            gx = cv2.sepFilter2D(self.difference(), cv2.CV_64F, _MMNET_DERIVATIVE, _MMNET_SMOOTH)
-            gy = cv2.sepFilter2D(self.difference(), cv2.CV_64F, _MMNET_SMOOTH, _MMNET_DERIVATIVE)
-            return np.sqrt(gx * gx + gy * gy)
+            # Only the valid interior counts, where the border rule of the shared filtering
+            # does not reach; see _MMNET_PER_DIM.
+            pred_x, pred_y = self._dim_gradient("pred")
+            gt_x, gt_y = self._dim_gradient("gt")
+            magnitude = _hypot(pred_x - gt_x, pred_y - gt_y)
+            magnitude *= _MMNET_PER_DIM
+            return magnitude
 
         return self._get("gauss_grad", make)
 
