@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -260,3 +261,43 @@ def test_conventions_are_applied_and_recorded(tmp_path):
     assert table.loc["00", "conn"] == pytest.approx(naive.conn(pred, gt, 255, thresholds="float64", ties="row-major"))
     bad = run(tmp_path / "pred", "--gt", tmp_path / "gt", "--convention", "conn_ties=diagonal")
     assert bad.exit_code == 1 and "convention conn_ties='diagonal' is not one of" in bad.output
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
+    make_set(tmp_path, count=5)
+    clean = scoring.score_directories(tmp_path / "pred", tmp_path / "gt", workers=1, progress=False)
+    checkpoint = tmp_path / "out" / "per_image.partial.jsonl"
+    real_score_pair = scoring.score_pair
+    scored = []
+
+    def interrupted(task):
+        if len(scored) == 3:
+            raise KeyboardInterrupt
+        scored.append(task.image_id)
+        return real_score_pair(task)
+
+    monkeypatch.setattr(scoring, "score_pair", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        scoring.score_directories(tmp_path / "pred", tmp_path / "gt", workers=1, progress=False, checkpoint=checkpoint)
+    assert len(checkpoint.read_text().splitlines()) == 1 + 3
+    with checkpoint.open("a") as stream:
+        stream.write('{"image": "sub/01", "sta')  # a line cut off by the interruption
+    # one finished prediction changes after the interruption: it must be scored again
+    changed = tmp_path / "pred" / "00.png"
+    write_png(changed, np.zeros((60, 48), np.uint8))
+    os.utime(changed, ns=(10**18, 10**18))
+
+    def counting(task):
+        scored.append(task.image_id)
+        return real_score_pair(task)
+
+    scored.clear()
+    monkeypatch.setattr(scoring, "score_pair", counting)
+    resumed = scoring.score_directories(tmp_path / "pred", tmp_path / "gt", workers=1, progress=False,
+                                        checkpoint=checkpoint)
+    # pairs run in id order: 00, 02, 04 finished before the interruption; 00 changed since
+    assert sorted(scored) == ["00", "sub/01", "sub/03"]
+    assert not checkpoint.exists()
+    expected = scoring.score_directories(tmp_path / "pred", tmp_path / "gt", workers=1, progress=False)
+    pd.testing.assert_frame_equal(resumed.per_image, expected.per_image, check_exact=True)
+    assert not clean.per_image.equals(expected.per_image)  # the changed file did change the scores

@@ -109,7 +109,7 @@ def score(
             result = scoring.score_directories(
                 pred_dir, gt, trimap, names, workers, resize,
                 out_dir / "error_maps" if error_maps else None, scheduler, provenance, not quiet,
-                conventions,
+                conventions, checkpoint=out_dir / "per_image.partial.jsonl",
             )
     except scoring.ScoreError as problem:
         raise fail(str(problem)) from None

@@ -348,8 +348,59 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)  # one process per core already; OpenCV's own threads would oversubscribe
 
 
+class _Checkpoint:
+    """Finished pairs appended to a JSON-lines file as they complete, so an interrupted run
+    resumes where it stopped.
+
+    The first line holds a fingerprint of everything that changes the numbers (folders, metrics,
+    conventions, options, vbbench version); a file with another fingerprint is started afresh.
+    Each further line holds one pair's rows and the size and modification time of its files, so
+    a file changed since is scored again. A line cut off by the interruption is dropped.
+    """
+
+    def __init__(self, path: Path, fingerprint: dict[str, Any]):
+        self.path = path
+        self.done: dict[str, dict[str, Any]] = {}
+        header = json.dumps({"fingerprint": fingerprint}, sort_keys=True)
+        if path.exists():
+            lines = path.read_text(encoding="utf-8").splitlines()
+            if lines and lines[0] == header:
+                for line in lines[1:]:
+                    try:
+                        record = json.loads(line)
+                    except json.JSONDecodeError:
+                        break
+                    self.done[record["image"]] = record
+        kept = [header] + [json.dumps(record) for record in self.done.values()]
+        atomic_write_text(path, "\n".join(kept) + "\n")
+        self.stream = path.open("a", encoding="utf-8")
+
+    @staticmethod
+    def stamp(task: PairTask) -> list[int]:
+        files = [task.pred, task.gt] + ([task.trimap] if task.trimap else [])
+        return [value for path in files for value in (path.stat().st_size, path.stat().st_mtime_ns)]
+
+    def finished(self, task: PairTask) -> dict[str, Any] | None:
+        record = self.done.get(task.image_id)
+        if record is not None and record["stamp"] == self.stamp(task):
+            return {"rows": record["rows"]}
+        return None
+
+    def add(self, task: PairTask, outcome: dict[str, Any]) -> None:
+        if "rows" in outcome:
+            record = {"image": task.image_id, "stamp": self.stamp(task), "rows": outcome["rows"]}
+            self.stream.write(json.dumps(record) + "\n")
+            self.stream.flush()
+
+    def close(self, finished: bool) -> None:
+        self.stream.close()
+        if finished:
+            self.path.unlink()
+
+
 def _run_tasks(
-    tasks: list[PairTask], workers: int, scheduler: str | None, progress: bool, label: str = "scoring"
+    tasks: list[PairTask], workers: int, scheduler: str | None, progress: bool, label: str = "scoring",
+    on_result=lambda task, outcome: None,
 ) -> list[dict]:
     from tqdm import tqdm
 
@@ -366,17 +417,23 @@ def _run_tasks(
         with client:
             futures = client.map(score_pair, tasks, pure=False)
             # Collected in submission order: the results keep the pairs' order.
-            return [future.result() for future in tqdm(futures, **bar)]
+            return [_report(task, future.result(), on_result) for task, future in zip(tasks, tqdm(futures, **bar))]
     if workers <= 1 or len(tasks) == 1:
         keep_freed_memory()
-        return [score_pair(task) for task in tqdm(tasks, **bar)]
+        return [_report(task, score_pair(task), on_result) for task in tqdm(tasks, **bar)]
     # forkserver, not fork: forking a process that already runs threads (tqdm's monitor, a Dask
     # client, BLAS) can copy a held lock into the child and hang the pool.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["vbbench.score"])  # workers start without re-importing
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker) as pool:
         chunk = max(1, min(8, len(tasks) // (workers * 4)))
-        return list(tqdm(pool.map(score_pair, tasks, chunksize=chunk), **bar))
+        outcomes = tqdm(pool.map(score_pair, tasks, chunksize=chunk), **bar)
+        return [_report(task, outcome, on_result) for task, outcome in zip(tasks, outcomes)]
+
+
+def _report(task: PairTask, outcome: dict, on_result) -> dict:
+    on_result(task, outcome)
+    return outcome
 
 
 def score_directories(
@@ -391,6 +448,7 @@ def score_directories(
     dataset: dict[str, Any] | None = None,
     progress: bool = True,
     conventions: Conventions = REFERENCE,
+    checkpoint: str | os.PathLike | None = None,
 ) -> ScoreResult:
     """Score every ground-truth matte in ``gt_dir`` against its prediction in ``pred_dir``.
 
@@ -416,6 +474,9 @@ def score_directories(
         Show a progress bar.
     conventions : Conventions
         Reproduce another implementation's choices (default: the reference definitions).
+    checkpoint : path, optional
+        JSON-lines file where finished pairs are recorded; a rerun with the same inputs and
+        options skips them (an interrupted run resumes). Removed once the run completes.
 
     Returns
     -------
@@ -447,10 +508,37 @@ def score_directories(
         )
         for key, pred, gt, trimap in pairing.pairs
     ]
-    outcomes = _run_tasks(tasks, workers or os.cpu_count() or 1, scheduler, progress, f"scoring {Path(pred_dir).name}")
+    saved = None
+    if checkpoint is not None:
+        fingerprint = {
+            "vbbench_version": __version__,
+            "pred_dir": str(Path(pred_dir).resolve()),
+            "gt_dir": str(Path(gt_dir).resolve()),
+            "trimap_dir": None if trimap_dir is None else str(Path(trimap_dir).resolve()),
+            "metrics": names,
+            "resize": resize,
+            "error_maps": None if error_root is None else str(error_root.resolve()),
+            "conventions": dataclasses.asdict(conventions),
+        }
+        saved = _Checkpoint(Path(checkpoint), fingerprint)
+    earlier = {task.image_id: saved.finished(task) for task in tasks} if saved else {}
+    pending = [task for task in tasks if earlier.get(task.image_id) is None]
+    try:
+        fresh = _run_tasks(
+            pending, workers or os.cpu_count() or 1, scheduler, progress, f"scoring {Path(pred_dir).name}",
+            saved.add if saved else (lambda task, outcome: None),
+        )
+    finally:
+        if saved:
+            saved.stream.close()
+    fresh_by_id = {task.image_id: outcome for task, outcome in zip(pending, fresh)}
+    outcomes = [earlier.get(task.image_id) or fresh_by_id[task.image_id] for task in tasks]
     problems = [outcome["error"] for outcome in outcomes if "error" in outcome]
     if problems:
-        raise ScoreError(_listing(problems, "files cannot be scored") + "\nfix or remove them and run again")
+        kept = "; the pairs already scored are kept for the next run" if saved else ""
+        raise ScoreError(_listing(problems, "files cannot be scored") + f"\nfix or remove them and run again{kept}")
+    if saved:
+        saved.close(finished=True)
     rows = [row for outcome in outcomes for row in outcome["rows"]]
     per_image = pd.DataFrame(rows, columns=["image", "region", *names])
     summary = {
