@@ -190,6 +190,110 @@ def sample_command(
 
 # ---- prepare / verify (dataset curation) ---------------------------------------------------
 
+
+def _default_data_dir(data_dir: Optional[Path]) -> Path:
+    from vbbench.sources import default_data_dir
+
+    return data_dir if data_dir is not None else default_data_dir()
+
+
+@app.command()
+def prepare(
+    datasets: Annotated[Optional[list[str]], typer.Argument(help="Datasets to prepare (default: every one at hand).")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Where prepared datasets live (default: $VBBENCH_HOME/data).")] = None,
+    source: Annotated[Optional[Path], typer.Option("--from", help="The dataset's zip archive or extracted folder (one dataset only).")] = None,
+    url: Annotated[Optional[str], typer.Option("--url", help="Direct download URL (one dataset only; or $VBBENCH_<NAME>_URL).")] = None,
+    sha256: Annotated[Optional[str], typer.Option("--sha256", help="Expected SHA-256 of the download (or $VBBENCH_<NAME>_SHA256).")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail when verification finds defects.")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Processes for generating, verifying and variants.")] = 2,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Prepare datasets: download or import → verify → 17:3 split → test-split variants.
+
+    With no dataset named, prepares the embedded **sample** and every real set whose data is at
+    hand (archive in $VBBENCH_HOME/archives, or imported before) and prints the manual steps for
+    the others. Idempotent and resumable: finished steps are skipped after checking their outputs.
+    Exits with code 3 when a named dataset must first be downloaded by hand (the steps are printed).
+    """
+    from vbbench import prepare as preparing
+    from vbbench.sources import MANUAL_EXIT_CODE, DatasetError, ManualDownloadRequired, get_dataset
+
+    root = _default_data_dir(data_dir)
+    explain: list = []
+    try:
+        if datasets:
+            names = list(dict.fromkeys(datasets))
+            for name in names:
+                get_dataset(name)
+        else:
+            names, explain = preparing.default_selection(root)
+    except DatasetError as problem:
+        raise fail(str(problem)) from None
+    if (source or url) and len(names) != 1:
+        raise fail("--from and --url need exactly one dataset name, e.g. vbbench prepare aisegment --from PATH") from None
+    results = []
+    manual: list[str] = []
+    for name in names:
+        try:
+            results.append(preparing.prepare_dataset(name, root, source=source, url=url, sha256=sha256, strict=strict,
+                                                     workers=workers, progress=not quiet))
+        except ManualDownloadRequired as problem:
+            manual.append(str(problem))
+        except (DatasetError, ValueError, FileNotFoundError) as problem:
+            raise fail(str(problem)) from None
+        except OSError as problem:
+            raise fail(f"{problem.filename or root}: {problem.strerror or problem}") from None
+    for result in results:
+        typer.echo(f"{result.name}: {result.split_text}")
+        if result.split_path is not None and result.name != "sample":
+            typer.echo(f"  split list: {result.split_path} (commit it to datasets/{result.name}/ to share the split)")
+    if results:
+        typer.echo(_prepare_table(results, root))
+    for card in explain:
+        typer.echo("\n" + preparing.manual_instructions(card))
+    if manual:
+        for text in manual:
+            typer.secho(text, err=True)
+        raise typer.Exit(code=MANUAL_EXIT_CODE)
+
+
+def _prepare_table(results: list, data_dir: Path) -> str:
+    header = ("dataset", "pairs", "defects", "ignored", "train", "test", "test %", "variants")
+    rows = [(r.name, str(r.usable_pairs), str(r.errors), str(r.ignored), str(r.train), str(r.test),
+             f"{100 * r.test / max(r.train + r.test, 1):.1f}", ", ".join(r.variants)) for r in results]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines) + f"\nprepared under {data_dir}; defects listed in <dataset>/verify/defects.csv"
+
+
+@app.command()
+def verify(
+    name: Annotated[str, typer.Argument(help="A prepared dataset.")],
+    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Where prepared datasets live (default: $VBBENCH_HOME/data).")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail when defects are found.")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Decoding processes.")] = 2,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Re-hash and re-check every file of a prepared dataset against its lock manifest.
+
+    Fails (naming the files) if any file changed, went missing or was added since the first
+    verification; with --strict, also when defects are found.
+    """
+    from vbbench.prepare import run_verify
+    from vbbench.sources import DatasetError
+
+    root = _default_data_dir(data_dir)
+    try:
+        report = run_verify(name, root, strict=strict, workers=workers, progress=not quiet)
+    except (DatasetError, FileNotFoundError) as problem:
+        raise fail(str(problem)) from None
+    typer.echo(f"{name}: {report.usable} usable pairs of {report.pairs}, {report.errors} defects, "
+               f"{report.ignored} ignored files; files match {report.lock_path}" if not report.locked else
+               f"{name}: {report.usable} usable pairs, lock written to {report.lock_path}")
+    typer.echo(f"defects: {report.defects_path}")
+
+
 # ---- train / export / predict / bench (models) ---------------------------------------------
 
 # ---- browse / leaderboard ------------------------------------------------------------------
