@@ -1,0 +1,133 @@
+"""Each variant's exact geometry on ground truth, the manifest, and variant_paths errors."""
+
+from __future__ import annotations
+
+import hashlib
+
+import cv2
+import numpy as np
+import pytest
+
+from _archives import portrait
+from vbbench.sources import get_dataset
+from vbbench.variants import (CALL_SIZE_PX, VARIANTS, call16x9_crop, make_variants, rot30_angle, transform,
+                              variant_paths)
+from vbbench.io import read_image, read_matte
+
+
+@pytest.fixture
+def pair():
+    image, alpha = portrait(3, width=60, height=80)
+    return image, alpha
+
+
+def test_original_is_unchanged(pair):
+    image, alpha, params = transform(*pair, "original", "a")
+    assert np.array_equal(image, pair[0]) and np.array_equal(alpha, pair[1]) and params == {}
+
+
+@pytest.mark.parametrize("variant, k", [("rot90cw", -1), ("rot90ccw", 1)])
+def test_rot90_equals_numpy(pair, variant, k):
+    image, alpha, params = transform(*pair, variant, "a")
+    assert np.array_equal(image, np.rot90(pair[0], k)) and np.array_equal(alpha, np.rot90(pair[1], k))
+    assert params == {"k": k} and alpha.shape == (60, 80)
+
+
+def test_rot90cw_turns_clockwise():
+    alpha = np.zeros((4, 2), np.uint8)
+    alpha[0, 0] = 255  # top-left goes to top-right when turned clockwise
+    _, turned, _ = transform(np.zeros((4, 2, 3), np.uint8), alpha, "rot90cw", "a")
+    assert turned.shape == (2, 4) and turned[0, 3] == 255 and turned.sum() == 255
+
+
+def test_rot30_matches_warp_affine_and_sign_comes_from_the_id(pair):
+    image, alpha = pair
+    for item_id in ["a", "b", "c", "d"]:
+        expected_sign = 1 if hashlib.sha256(item_id.encode()).digest()[0] % 2 == 0 else -1
+        assert rot30_angle(item_id) == 30.0 * expected_sign
+        centre = (29.5, 39.5)
+        matrix = cv2.getRotationMatrix2D(centre, 30.0 * expected_sign, 1.0)
+        out_image, out_alpha, params = transform(image, alpha, "rot30", item_id)
+        assert np.array_equal(out_alpha, cv2.warpAffine(alpha, matrix, (60, 80), flags=cv2.INTER_LINEAR,
+                                                        borderMode=cv2.BORDER_CONSTANT, borderValue=0))
+        assert np.array_equal(out_image, cv2.warpAffine(image, matrix, (60, 80), flags=cv2.INTER_LINEAR,
+                                                        borderMode=cv2.BORDER_REPLICATE))
+        assert params["angle_deg"] == 30.0 * expected_sign and params["centre_px"] == [29.5, 39.5]
+    assert {rot30_angle(i) for i in map(str, range(20))} == {30.0, -30.0}
+
+
+def test_rot30_corners_come_from_outside_and_are_background():
+    alpha = np.full((80, 60), 255, np.uint8)
+    _, out, _ = transform(np.zeros((80, 60, 3), np.uint8), alpha, "rot30", "a")
+    assert out[0, 0] == 0 and out[-1, -1] == 0 and out[40, 30] == 255
+
+
+def test_call16x9_crop_box_and_size():
+    alpha = np.zeros((800, 600), np.uint8)
+    alpha[200:260, 270:330] = 255  # head
+    alpha[260:, 150:450] = 255  # body
+    x0, y0, x1, y1 = call16x9_crop(alpha)
+    # crop height round(600 * 9 / 16) = 338; top = 200 - round(0.1 * 338) = 166
+    assert (x0, y0, x1, y1) == (0, 166, 600, 504)
+    image = np.dstack([alpha] * 3)
+    out_image, out_alpha, params = transform(image, alpha, "call16x9", "a")
+    assert out_alpha.shape == (360, 640) and out_image.shape == (360, 640, 3)
+    assert params["crop_px"] == [0, 166, 600, 504]
+    expected = cv2.resize(alpha[166:504], (640, 360), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(out_alpha, expected)
+    # the whole head is inside the frame, with headroom above it
+    head_rows = np.flatnonzero(out_alpha[:, 320] > 0)
+    assert head_rows[0] > 0 and round((200 - 166) * 360 / 338) - 1 <= head_rows[0] <= round((200 - 166) * 360 / 338) + 1
+
+
+def test_call16x9_clamps_at_the_image_top_and_centres_without_subject():
+    alpha = np.zeros((800, 600), np.uint8)
+    alpha[10:, 100:500] = 255
+    assert call16x9_crop(alpha) == (0, 0, 600, 338)
+    assert call16x9_crop(np.zeros((800, 600), np.uint8)) == (0, 231, 600, 569)
+
+
+def test_make_variants_writes_files_and_manifest_then_skips(tmp_path):
+    card = get_dataset("sample")
+    root = tmp_path / "raw"
+    pairs = []
+    for index in range(3):
+        image, alpha = portrait(index, width=60, height=80)
+        for folder in ("images", "alpha"):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / "images" / f"sample_{index:04d}.png"), image)
+        cv2.imwrite(str(root / "alpha" / f"sample_{index:04d}.png"), alpha)
+        pairs.append({"id": f"sample_{index:04d}", "group": "group_0000", "image": f"images/sample_{index:04d}.png",
+                      "matte": f"alpha/sample_{index:04d}.png"})
+    data = tmp_path / "data"
+    make_variants(card, root, data, pairs, progress=False)
+    for variant in VARIANTS:
+        paths = variant_paths("sample", variant, data)
+        manifest = paths.manifest.read_text().splitlines()
+        assert manifest[0] == "id,source_id,split,group,transform,params,width,height" and len(manifest) == 4
+        for index in range(3):
+            image = read_image(root / "images" / f"sample_{index:04d}.png")
+            alpha = read_matte(root / "alpha" / f"sample_{index:04d}.png")
+            expected_image, expected_alpha, _ = transform(image, alpha, variant, f"sample_{index:04d}")
+            assert np.array_equal(read_matte(paths.alpha / f"sample_{index:04d}.png"), expected_alpha)
+            assert np.array_equal(read_image(paths.images / f"sample_{index:04d}.png"), expected_image)
+    call_rows = variant_paths("sample", "call16x9", data).manifest.read_text().splitlines()[1:]
+    assert all(row.endswith(f",{CALL_SIZE_PX[0]},{CALL_SIZE_PX[1]}") for row in call_rows)
+    # a second run finds every variant complete and rewrites nothing
+    before = {p: p.stat().st_mtime_ns for p in data.rglob("*.png")}
+    make_variants(card, root, data, pairs, progress=False)
+    assert before == {p: p.stat().st_mtime_ns for p in data.rglob("*.png")}
+    # a lost file is remade
+    lost = variant_paths("sample", "rot30", data).alpha / "sample_0001.png"
+    lost.unlink()
+    make_variants(card, root, data, pairs, progress=False)
+    assert lost.is_file()
+
+
+def test_variant_paths_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"variant 'rot30' of 'sample' is not prepared .*run `vbbench prepare sample --data-dir"):
+        variant_paths("sample", "rot30", tmp_path)
+    with pytest.raises(ValueError, match=r"unknown variant 'rot90'; did you mean 'rot90cw'\?"):
+        variant_paths("sample", "rot90", tmp_path)
+    with pytest.raises(ValueError, match=r"unknown dataset 'sampel'; did you mean 'sample'\?"):
+        variant_paths("sampel", "rot30", tmp_path)
