@@ -301,3 +301,16 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
     expected = scoring.score_directories(tmp_path / "pred", tmp_path / "gt", workers=1, progress=False)
     pd.testing.assert_frame_equal(resumed.per_image, expected.per_image, check_exact=True)
     assert not clean.per_image.equals(expected.per_image)  # the changed file did change the scores
+
+
+def test_an_image_too_small_for_a_metric_names_the_file_and_the_way_out(tmp_path):
+    write_png(tmp_path / "gt" / "tiny.png", np.full((6, 7), 255, np.uint8))
+    write_png(tmp_path / "pred" / "tiny.png", np.full((6, 7), 200, np.uint8))
+    result = run(tmp_path / "pred", "--gt", tmp_path / "gt", "--workers", 1)
+    assert result.exit_code == 1
+    assert "tiny.png: gauss_grad needs images larger than 8×8 pixels" in result.output
+    assert "leave that metric out with --metrics" in result.output
+    ok = run(tmp_path / "pred", "--gt", tmp_path / "gt", "--workers", 1, "--metrics", "mad,sad,grad,conn")
+    assert ok.exit_code == 0, ok.output
+    table = pd.read_csv(tmp_path / "pred-scores" / "per_image.csv")
+    assert table.loc[0, "sad"] == pytest.approx(42 * 55 / 255)

@@ -236,7 +236,10 @@ def score_pair(task: PairTask) -> dict[str, Any]:
                     f"{task.trimap}: the trimap has no unknown pixels (value 128), so the unknown-band "
                     "means are undefined"
                 )
-        scores = evaluate(pred, gt, regions, list(task.metrics), task.conventions)
+        try:
+            scores = evaluate(pred, gt, regions, list(task.metrics), task.conventions)
+        except ValueError as problem:  # e.g. an image too small for a metric's filter
+            raise MatteError(f"{task.pred}: {problem}; leave that metric out with --metrics") from None
         if task.error_map is not None:
             error = np.abs(to_alpha(pred) - to_alpha(gt))
             write_png(task.error_map, np.round(error * 255.0).astype(np.uint8))
