@@ -314,3 +314,11 @@ def test_an_image_too_small_for_a_metric_names_the_file_and_the_way_out(tmp_path
     assert ok.exit_code == 0, ok.output
     table = pd.read_csv(tmp_path / "pred-scores" / "per_image.csv")
     assert table.loc[0, "sad"] == pytest.approx(42 * 55 / 255)
+
+
+def test_metrics_command_lists_every_metric_with_its_unit():
+    result = runner.invoke(app, ["metrics"])
+    assert result.exit_code == 0
+    for spec in METRICS.values():
+        assert f"{spec.name}: {spec.title}" in result.output
+    assert "tables show raw×1e-3 (sad_x1e-3)" in result.output

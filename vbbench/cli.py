@@ -146,6 +146,19 @@ def demo(
     typer.echo(f"score your own model: vbbench score PRED_DIR --gt {out / 'alpha'} --trimap {out / 'trimaps'}")
 
 
+@app.command("metrics")
+def list_metrics() -> None:
+    """List the metrics: definition, raw unit, how tables show them, border rule and reference."""
+    from vbbench.metrics import METRICS
+
+    for spec in METRICS.values():
+        typer.echo(f"{spec.name}: {spec.title}")
+        typer.echo(f"  definition: {spec.definition}")
+        typer.echo(f"  raw unit:   {spec.raw_unit}; tables show {spec.display_unit} ({spec.display_key})")
+        typer.echo(f"  border:     {spec.border}")
+        typer.echo(f"  reference:  {spec.reference}")
+
+
 # ---- sample (embedded generated data set) -------------------------------------------------
 
 
