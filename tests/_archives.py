@@ -155,7 +155,8 @@ def aisegment_entries(sessions: dict[str, int] | None = None, clips_per_group: i
     ``sessions`` maps group → images per clip. With ``defects``: a ``._`` fork beside an image,
     the orphan matte ``1803201916-00000117``. With ``half``: a second copy under matting_human_half/.
     """
-    sessions = sessions or {"1803201916": 3, "1803241125": 2, "1803261549": 2}
+    # 1803290918/clip_00000001 falls in the test split (salt vbbench-split-v1); the others in train
+    sessions = sessions or {"1803201916": 3, "1803241125": 2, "1803290918": 2}
     entries = {}
     index = 0
     for group, per_clip in sessions.items():

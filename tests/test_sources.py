@@ -158,3 +158,12 @@ def test_acquire_downloads_from_the_environment_url_into_the_cache(tmp_path, mon
     assert (tmp_path / "home" / "archives" / "shen2016.zip").read_bytes() == data
     assert sources.cached_archive(get_dataset("shen2016")) == tmp_path / "home" / "archives" / "shen2016.zip"
     assert zipfile.is_zipfile(tmp_path / "home" / "archives" / "shen2016.zip")
+
+
+@pytest.mark.parametrize("module", ["sources", "verify", "split", "variants"])
+def test_docstring_examples_of_the_curation_modules(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"vbbench.{module}"), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
