@@ -310,3 +310,53 @@ def verify(
 # ---- train / export / predict / bench (models) ---------------------------------------------
 
 # ---- browse / leaderboard ------------------------------------------------------------------
+
+
+@app.command()
+def leaderboard(
+    results: Annotated[Path, typer.Option("--results", help="Folder of results files (<dataset>/<variant>/<model>.json).")] = Path("leaderboards/results"),
+    out: Annotated[Path, typer.Option("--out", help="Where README.md, leaderboard.csv and index.html go.")] = Path("leaderboards"),
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; fail if the outputs in OUT are stale or a results file is invalid.")] = False,
+) -> None:
+    """Regenerate the leaderboards from results files, deterministically (CI runs --check)."""
+    from vbbench import leaderboard as boards
+    from vbbench.results import ResultError
+
+    try:
+        if check:
+            stale = boards.check(results, out)
+            if stale:
+                raise fail("stale leaderboard outputs (run `vbbench leaderboard`): " + ", ".join(stale))
+            typer.echo(f"leaderboards in {out} are up to date with {results}")
+            return
+        for path in boards.build(results, out):
+            typer.echo(f"wrote {path}")
+    except ResultError as problem:
+        raise fail(str(problem)) from None
+
+
+@app.command("add-result")
+def add_result(
+    summary: Annotated[Path, typer.Argument(help="summary.json written by vbbench score.")],
+    model: Annotated[str, typer.Option("--model", help="Model name shown on the board (letters, digits, . _ -).")],
+    meta: Annotated[Optional[Path], typer.Option("--meta", help="model.json from vbbench predict (parameters, input size, runtime, weights sha256).")] = None,
+    date: Annotated[Optional[str], typer.Option("--date", help="ISO date of the run (default: today, UTC).")] = None,
+    results: Annotated[Path, typer.Option("--results", help="Results folder to add to.")] = Path("leaderboards/results"),
+) -> None:
+    """Turn a score summary into a leaderboard results file (then run `vbbench leaderboard`)."""
+    import json
+    from datetime import datetime, timezone
+
+    from vbbench.results import ResultError, make_result, write_result
+    from vbbench.score import ScoreError, load_summary
+
+    try:
+        loaded = load_summary(summary)
+        metadata = json.loads(meta.read_text(encoding="utf-8")) if meta else {}
+        if loaded.get("dataset") is None:
+            raise fail(f"{summary}: scored with --gt, so it names no dataset; score with --dataset NAME --variant V") from None
+        metadata["name"] = model
+        day = date or datetime.now(timezone.utc).date().isoformat()
+        typer.echo(f"wrote {write_result(make_result(loaded, metadata, day), results)}")
+    except (ScoreError, ResultError, OSError, json.JSONDecodeError) as problem:
+        raise fail(str(problem)) from None

@@ -46,6 +46,7 @@ __all__ = [
     "bootstrap_ci",
     "write_outputs",
     "load_summary",
+    "validate_summary",
     "format_table",
 ]
 
@@ -593,36 +594,43 @@ def write_outputs(result: ScoreResult, out_dir: str | os.PathLike) -> tuple[Path
 
 
 def load_summary(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a ``summary.json`` and check its schema, naming the file and field on failure.
+    """Read a ``summary.json`` and check it with :func:`validate_summary`.
 
     Raises
     ------
     ScoreError
-        Unreadable JSON, another schema, or a missing / mistyped field.
+        Unreadable JSON, another schema, or a missing / mistyped field, naming file and field.
     """
     path = Path(path)
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as problem:
         raise ScoreError(f"{path}: not a readable JSON file ({problem})") from None
+    return validate_summary(summary, str(path))
+
+
+def validate_summary(summary: Any, where: str, prefix: str = "") -> dict[str, Any]:
+    """Check a summary's schema and fields; errors read ``<where>: field '<prefix><field>' …``."""
     if not isinstance(summary, dict) or summary.get("schema") != SCHEMA:
         found = summary.get("schema") if isinstance(summary, dict) else type(summary).__name__
-        raise ScoreError(f"{path}: field 'schema' must be {SCHEMA!r}, found {found!r}")
+        raise ScoreError(f"{where}: field '{prefix}schema' must be {SCHEMA!r}, found {found!r}")
     for key in ("vbbench_version", "created", "options", "conventions", "counts", "metrics", "regions", "scores"):
         if key not in summary:
-            raise ScoreError(f"{path}: field {key!r} is missing")
+            raise ScoreError(f"{where}: field '{prefix}{key}' is missing")
     for region, by_metric in summary["scores"].items():
         for name, stats in by_metric.items():
             for key in ("n", "mean", "median", "ci95"):
-                where = f"scores.{region}.{name}.{key}"
+                field_name = f"{prefix}scores.{region}.{name}.{key}"
                 if key not in stats:
-                    raise ScoreError(f"{path}: field {where!r} is missing")
+                    raise ScoreError(f"{where}: field '{field_name}' is missing")
                 value = stats[key]
-                numbers = value if key == "ci95" else [value]
                 if key == "ci95" and (not isinstance(value, list) or len(value) != 2):
-                    raise ScoreError(f"{path}: field {where!r} must be a [low, high] pair")
+                    raise ScoreError(f"{where}: field '{field_name}' must be a [low, high] pair")
+                numbers = value if key == "ci95" else [value]
                 if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in numbers):
-                    raise ScoreError(f"{path}: field {where!r} must be a finite number")
+                    raise ScoreError(f"{where}: field '{field_name}' must be a finite number")
+            if name not in summary["metrics"]:
+                raise ScoreError(f"{where}: field '{prefix}metrics.{name}' is missing")
     return summary
 
 

@@ -1,0 +1,124 @@
+"""Results files and leaderboards: validation messages, determinism, and that the committed
+boards match their results and the results match a fresh scoring run."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vbbench import leaderboard as boards
+from vbbench.cli import app
+from vbbench.results import ResultError, load_result, load_results, make_result, write_result
+
+REPO = Path(__file__).resolve().parents[1]
+COMMITTED = REPO / "leaderboards"
+runner = CliRunner()
+
+
+def committed_result(model: str = "sim-good") -> dict:
+    return json.loads((COMMITTED / "results" / "sample" / "generated" / f"{model}.json").read_text())
+
+
+def test_committed_leaderboards_are_up_to_date():
+    assert boards.check(COMMITTED / "results", COMMITTED) == []
+
+
+def test_every_committed_results_file_is_valid():
+    results = load_results(COMMITTED / "results")
+    assert {r["model"]["name"] for r in results} >= {"sim-good", "sim-holes"}
+
+
+def test_committed_sample_results_reproduce_from_a_fresh_scoring_run(tmp_path):
+    reference = committed_result()
+    boards.sample_results(tmp_path, reference["date"], workers=2)
+    for path in sorted((COMMITTED / "results" / "sample" / "generated").glob("*.json")):
+        fresh = json.loads((tmp_path / "sample" / "generated" / path.name).read_text())
+        old = json.loads(path.read_text())
+        for region, by_metric in old["summary"]["scores"].items():
+            for metric, stats in by_metric.items():
+                new = fresh["summary"]["scores"][region][metric]
+                assert new["mean"] == pytest.approx(stats["mean"], rel=1e-12, abs=1e-15), (path.name, region, metric)
+                assert new["ci95"] == pytest.approx(stats["ci95"], rel=1e-12, abs=1e-15)
+        fresh["vbbench_version"] = old["vbbench_version"]
+        fresh["summary"]["vbbench_version"] = old["summary"]["vbbench_version"]
+        assert fresh == old  # byte-for-byte content, apart from the version that made it
+
+
+def test_build_is_deterministic_and_sorted_by_mad(tmp_path):
+    first = boards.render(COMMITTED / "results")
+    shuffled = tmp_path / "results"
+    shutil.copytree(COMMITTED / "results", shuffled)
+    assert boards.render(shuffled) == first
+    table = first["README.md"].split("## sample / generated / whole")[1].split("## ")[0]
+    models = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| sim-")]
+    mads = {r["model"]["name"]: r["summary"]["scores"]["whole"]["mad"]["mean"] for r in load_results(shuffled)}
+    assert models == sorted(mads, key=mads.get)
+    assert "| MAD (×1e-3) |" in table and "| SAD (÷1000) |" in table
+    good = committed_result()["summary"]["scores"]["whole"]["mad"]
+    assert f"{good['mean'] * 1e3:.3f} [{good['ci95'][0] * 1e3:.3f}, {good['ci95'][1] * 1e3:.3f}]" in table
+
+
+def test_check_names_a_stale_output(tmp_path):
+    boards.build(COMMITTED / "results", tmp_path)
+    (tmp_path / "leaderboard.csv").write_text("edited by hand\n")
+    assert boards.check(COMMITTED / "results", tmp_path) == [str(tmp_path / "leaderboard.csv")]
+    result = runner.invoke(app, ["leaderboard", "--results", str(COMMITTED / "results"), "--out", str(tmp_path), "--check"])
+    assert result.exit_code == 1 and "stale leaderboard outputs" in result.output and "leaderboard.csv" in result.output
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda d: d["model"].pop("name"), "field 'model.name' is missing"),
+        (lambda d: d.update(schema="other/2"), "field 'schema' must be 'vbbench-result/1', found 'other/2'"),
+        (lambda d: d.update(date="25/11/2026"), "field 'date' must be an ISO date YYYY-MM-DD"),
+        (lambda d: d["model"].update(simulated="yes"), "field 'model.simulated' must be bool, found str"),
+        (lambda d: d["summary"]["scores"]["whole"]["conn"].update(mean=None),
+         "field 'summary.scores.whole.conn.mean' must be a finite number"),
+        (lambda d: d["model"].update(speed={"1280x720": "fast"}), "field 'model.speed' must map frame sizes to FPS"),
+    ],
+)
+def test_invalid_results_name_file_and_field(tmp_path, edit, message):
+    document = copy.deepcopy(committed_result())
+    edit(document)
+    path = tmp_path / "sample" / "generated" / "sim-good.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(document))
+    with pytest.raises(ResultError) as caught:
+        load_result(path)
+    assert str(caught.value).startswith(f"{path}: ")
+    assert message in str(caught.value)
+    result = runner.invoke(app, ["leaderboard", "--results", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1 and message in result.output
+
+
+def test_a_results_file_must_sit_where_its_content_says(tmp_path):
+    document = committed_result()
+    path = tmp_path / "sample" / "original" / "sim-good.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(document))
+    with pytest.raises(ResultError, match="must be stored as <results>/sample/generated/sim-good.json"):
+        load_result(path)
+
+
+def test_add_result_round_trip(tmp_path):
+    summary = committed_result()["summary"]
+    summary_path = tmp_path / "summary.json"
+    summary_path.write_text(json.dumps(summary))
+    meta = tmp_path / "model.json"
+    meta.write_text(json.dumps({"parameters": 123, "input_size": "256x144", "runtime": "onnxruntime"}))
+    result = runner.invoke(app, ["add-result", str(summary_path), "--model", "my-net", "--meta", str(meta),
+                                 "--date", "2026-11-25", "--results", str(tmp_path / "results")])
+    assert result.exit_code == 0, result.output
+    written = load_result(tmp_path / "results" / "sample" / "generated" / "my-net.json")
+    assert written["model"]["parameters"] == 123 and written["model"]["simulated"] is False
+    assert written["summary"]["scores"] == summary["scores"]
+    assert make_result(summary, {"name": "my-net", "parameters": 123, "input_size": "256x144",
+                                 "runtime": "onnxruntime"}, "2026-11-25") == written
+    path = write_result(written, tmp_path / "again")
+    assert path == tmp_path / "again" / "sample" / "generated" / "my-net.json"

@@ -1,0 +1,163 @@
+"""Leaderboard results files: one per (benchmark version, dataset, variant, model).
+
+A results file wraps a ``vbbench score`` summary with the model's metadata and the data's
+provenance, under the schema ``vbbench-result/1`` (documented in ``docs/leaderboard.md``)::
+
+    {"schema": "vbbench-result/1", "benchmark_version": "1", "vbbench_version": "0.1.0",
+     "date": "2026-11-25",
+     "dataset": {"name", "variant", "revision", "split_sha256"},
+     "model": {"name", "description", "simulated", "parameters", "input_size", "runtime",
+               "weights_sha256", "speed": {"640x360": fps, ...} or null},
+     "summary": {... the vbbench-score/1 summary ...}}
+
+Files live at ``leaderboards/results/<dataset>/<variant>/<model>.json``; :func:`load_result`
+validates on read and names the file and the field that is wrong.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from vbbench import __version__
+from vbbench.io import atomic_write_text
+from vbbench.score import ScoreError, validate_summary
+
+__all__ = ["SCHEMA", "BENCHMARK_VERSION", "ResultError", "make_result", "write_result", "load_result", "load_results"]
+
+SCHEMA = "vbbench-result/1"
+#: Bumped when a change makes new numbers incomparable with old ones (metric definitions,
+#: split or variants). Results of another benchmark version are listed separately.
+BENCHMARK_VERSION = "1"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class ResultError(ValueError):
+    """A results file that cannot be used; the message names the file and the field."""
+
+
+def make_result(summary: dict[str, Any], model: dict[str, Any], date: str,
+                dataset: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build a results document from a score summary and model metadata.
+
+    Parameters
+    ----------
+    summary : dict
+        A ``vbbench-score/1`` summary (``summary.json``).
+    model : dict
+        At least ``name``; optionally ``description``, ``simulated``, ``parameters``,
+        ``input_size``, ``runtime``, ``weights_sha256``, ``speed`` (FPS per frame size).
+    date : str
+        ISO date of the run (YYYY-MM-DD). It also replaces the summary's ``created`` time, so
+        the same inputs give the same file.
+    dataset : dict, optional
+        ``name``, ``variant``, ``revision``, ``split_sha256``; default the summary's ``dataset``.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> summary = {"schema": "vbbench-score/1", "dataset": {"name": "sample", "variant": "original"}}
+    >>> make_result(summary, {"name": "m"}, "2026-11-25")["model"]["simulated"]
+    False
+    """
+    summary = copy.deepcopy(summary)
+    summary["created"] = date
+    provenance = dataset if dataset is not None else summary.get("dataset") or {}
+    return {
+        "schema": SCHEMA,
+        "benchmark_version": BENCHMARK_VERSION,
+        "vbbench_version": __version__,
+        "date": date,
+        "dataset": {key: provenance.get(key) for key in ("name", "variant", "revision", "split_sha256")},
+        "model": {
+            "name": model["name"],
+            "description": model.get("description", ""),
+            "simulated": bool(model.get("simulated", False)),
+            "parameters": model.get("parameters"),
+            "input_size": model.get("input_size"),
+            "runtime": model.get("runtime"),
+            "weights_sha256": model.get("weights_sha256"),
+            "speed": model.get("speed"),
+        },
+        "summary": summary,
+    }
+
+
+def _require(document: dict, dotted: str, kind, where: Path) -> Any:
+    value: Any = document
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise ResultError(f"{where}: field '{dotted}' is missing")
+        value = value[part]
+    if kind is not None and not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ResultError(f"{where}: field '{dotted}' must be {names}, found {type(value).__name__}")
+    return value
+
+
+def validate_result(document: Any, where: Path) -> dict[str, Any]:
+    """Check a results document; raise :class:`ResultError` naming ``where`` and the field."""
+    if not isinstance(document, dict):
+        raise ResultError(f"{where}: a results file must hold a JSON object")
+    schema = document.get("schema")
+    if schema != SCHEMA:
+        raise ResultError(f"{where}: field 'schema' must be {SCHEMA!r}, found {schema!r}")
+    for dotted in ("benchmark_version", "vbbench_version", "date", "dataset.name", "dataset.variant", "model.name"):
+        _require(document, dotted, str, where)
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", document["date"]):
+        raise ResultError(f"{where}: field 'date' must be an ISO date YYYY-MM-DD, found {document['date']!r}")
+    for dotted in ("dataset.name", "dataset.variant", "model.name"):
+        if not _NAME.match(_require(document, dotted, str, where)):
+            raise ResultError(f"{where}: field '{dotted}' must be a plain name (letters, digits, . _ -)")
+    _require(document, "model.simulated", bool, where)
+    speed = document["model"].get("speed")
+    if speed is not None and not (isinstance(speed, dict) and all(isinstance(v, (int, float)) for v in speed.values())):
+        raise ResultError(f"{where}: field 'model.speed' must map frame sizes to FPS numbers")
+    summary = _require(document, "summary", dict, where)
+    try:
+        validate_summary(summary, str(where), prefix="summary.")
+    except ScoreError as problem:
+        raise ResultError(str(problem)) from None
+    return document
+
+
+def result_path(root: str | os.PathLike, document: dict[str, Any]) -> Path:
+    """Where a results document belongs under ``root``."""
+    return Path(root) / document["dataset"]["name"] / document["dataset"]["variant"] / f"{document['model']['name']}.json"
+
+
+def write_result(document: dict[str, Any], root: str | os.PathLike) -> Path:
+    """Validate and write a results document atomically; return its path."""
+    path = result_path(root, document)
+    validate_result(document, path)
+    atomic_write_text(path, json.dumps(document, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
+    return path
+
+
+def load_result(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and validate one results file; it must sit at the path its content names."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as problem:
+        raise ResultError(f"{path}: not a readable JSON file ({problem})") from None
+    validate_result(document, path)
+    expected = Path(document["dataset"]["name"]) / document["dataset"]["variant"] / f"{document['model']['name']}.json"
+    if path.parts[-3:] != expected.parts:
+        raise ResultError(f"{path}: a results file for {expected} must be stored as <results>/{expected}")
+    return document
+
+
+def load_results(root: str | os.PathLike) -> list[dict[str, Any]]:
+    """Every results file under ``root`` (validated), sorted by path."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ResultError(f"{root}: no such results folder")
+    return [load_result(path) for path in sorted(root.rglob("*.json"))]
