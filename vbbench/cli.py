@@ -313,6 +313,55 @@ def verify(
 
 
 @app.command()
+def browse(
+    runs: Annotated[list[Path], typer.Option("--runs", help="Score output folders (from vbbench score --out), one per model.")],
+    images: Annotated[Optional[Path], typer.Option("--images", help="The colour images scored (default: the prepared variant named in the summaries).")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="FiftyOne dataset name (default: vbbench-<dataset>).")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Where prepared datasets live.")] = None,
+    launch: Annotated[bool, typer.Option("--launch", help="Serve the app on 127.0.0.1 and print the worst-case view's URL.")] = False,
+    port: Annotated[int, typer.Option("--port", help="Port of the app with --launch.")] = 5151,
+) -> None:
+    """Show the worst cases in FiftyOne (extra `app`): mattes, error maps and metrics of every run.
+
+    Builds or updates a persistent FiftyOne dataset with saved views such as **worst-mad-MODEL**
+    and **disagree-mad-A-vs-B**; re-running adds new models without duplicating samples.
+    """
+    try:
+        from vbbench import browse as browsing
+    except ImportError as problem:
+        raise fail(f"browse needs FiftyOne: pip install 'vbbench[app]' ({problem})") from None
+    try:
+        import fiftyone  # noqa: F401
+    except ImportError as problem:
+        raise fail(f"browse needs FiftyOne: pip install 'vbbench[app]' ({problem})") from None
+    try:
+        loaded = [browsing.load_run(folder) for folder in runs]
+        provenance = loaded[0].summary.get("dataset") or {}
+        variant = provenance.get("variant") or "original"
+        if images is None:
+            if not provenance.get("name"):
+                raise browsing.BrowseError("the runs were scored with --gt: pass --images with the scored images")
+            from vbbench.variants import variant_paths
+
+            images = variant_paths(provenance["name"], variant, data_dir).images
+        dataset_name = name or f"vbbench-{provenance.get('name') or 'runs'}"
+        dataset = browsing.build(dataset_name, loaded, images, variant)
+    except (browsing.BrowseError, ValueError, FileNotFoundError) as problem:
+        raise fail(str(problem)) from None
+    worst = f"worst-mad-{browsing.field_name(loaded[-1].model)}"
+    typer.echo(f"FiftyOne dataset {dataset_name}: {len(dataset)} samples; saved views: {', '.join(dataset.list_saved_views())}")
+    if not launch:
+        typer.echo(f"open it with: vbbench browse --runs … --launch, or in Python: "
+                   f"fiftyone.launch_app(fiftyone.load_dataset({dataset_name!r}))")
+        return
+    import fiftyone as fo
+
+    session = fo.launch_app(dataset, port=port, address="127.0.0.1", auto=False)
+    typer.echo(f"worst cases: {browsing.view_url(dataset_name, worst, port)}", color=False)
+    session.wait(-1)
+
+
+@app.command()
 def leaderboard(
     results: Annotated[Path, typer.Option("--results", help="Folder of results files (<dataset>/<variant>/<model>.json).")] = Path("leaderboards/results"),
     out: Annotated[Path, typer.Option("--out", help="Where README.md, leaderboard.csv and index.html go.")] = Path("leaderboards"),
@@ -360,3 +409,7 @@ def add_result(
         typer.echo(f"wrote {write_result(make_result(loaded, metadata, day), results)}")
     except (ScoreError, ResultError, OSError, json.JSONDecodeError) as problem:
         raise fail(str(problem)) from None
+
+
+if __name__ == "__main__":
+    app()
