@@ -309,6 +309,133 @@ def verify(
 
 # ---- train / export / predict / bench (models) ---------------------------------------------
 
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise fail(f"size {text!r}: expected WIDTHxHEIGHT, e.g. 256x144") from None
+    return width, height
+
+
+@app.command()
+def train(
+    dataset: Annotated[str, typer.Option("--dataset", help="'sample' (rendered on the fly) or 'folders' with --images/--alpha.")] = "sample",
+    images: Annotated[Optional[Path], typer.Option("--images", help="Training images (with --dataset folders).")] = None,
+    alpha: Annotated[Optional[Path], typer.Option("--alpha", help="Training mattes, paired with --images by relative path.")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for checkpoint.pt, weights.pt and record.json; an existing checkpoint is resumed.")] = Path("runs/train"),
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Optimiser steps.")] = 2000,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size (the paper: 32).")] = 32,
+    lr: Annotated[float, typer.Option("--lr", help="Adam learning rate, fixed (the paper: 1e-4).")] = 1e-4,
+    input_size: Annotated[str, typer.Option("--input", help="Network input WxH: 256x256, or 256x144 for 16:9.")] = "256x256",
+    pool: Annotated[int, typer.Option("--pool", min=1, help="Portraits rendered for --dataset sample.")] = 256,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of weights, batches and augmentation.")] = 0,
+    validate_every: Annotated[int, typer.Option("--validate-every", min=1, help="Steps between validation MADs.")] = 100,
+) -> None:
+    """Train the reference U-Net with the seed paper's recipe (extra `model`); resumable.
+
+    Augmentation: scale 1-1.15, rotation within ±30° (p 0.5), flip (p 0.5), crop. Loss: L1 + BCE +
+    Sobel gradient. Validation MAD on 16 held-out sample portraits.
+    """
+    from vbbench.models import train as training
+
+    width, height = _size(input_size)
+    try:
+        if dataset == "sample":
+            data = training.sample_set(pool, seed=1)
+        elif dataset == "folders" and images and alpha:
+            data = training.folder_set(images, alpha)
+        else:
+            raise fail("use --dataset sample, or --dataset folders --images DIR --alpha DIR "
+                       "(e.g. a prepared train split)") from None
+        validation = training.sample_set(16, seed=2)
+        config = training.TrainConfig(steps=steps, batch=batch, learning_rate=lr, width=width, height=height,
+                                      seed=seed, validate_every=validate_every)
+        record = training.train(data, validation, config, out)
+    except ValueError as problem:
+        raise fail(str(problem)) from None
+    typer.echo(f"trained {record['steps']} steps; final loss {record['final']['total']:.4f}, "
+               f"validation MAD {record['final'].get('validation_mad', float('nan')):.4f}; wrote {out}/weights.pt")
+
+@app.command()
+def export(
+    to: Annotated[str, typer.Option("--to", help="Format: onnx.")] = "onnx",
+    out: Annotated[Path, typer.Option("--out", help="Output file.")] = Path("reference.onnx"),
+    input_size: Annotated[str, typer.Option("--input", help="Fixed input WxH: 256x256, or 256x144 for 16:9.")] = "256x256",
+) -> None:
+    """Export the shipped reference weights (extra `model`), checked against PyTorch (max |Δ| < 1e-4)."""
+    from vbbench.models.registry import ModelError, _reference_model
+
+    if to != "onnx":
+        raise fail(f"--to {to}: only onnx is implemented (Core ML int8 export is not, yet)") from None
+    width, height = _size(input_size)
+    try:
+        from vbbench.models.export import OPSET, export_onnx, max_abs_difference
+
+        model = _reference_model()
+        path = export_onnx(model, out, width, height)
+    except (ModelError, ValueError) as problem:
+        raise fail(str(problem)) from None
+    typer.echo(f"wrote {path} (opset {OPSET}, input {width}x{height}); "
+               f"max |ONNX Runtime - PyTorch| = {max_abs_difference(model, path, width, height):.2e}")
+
+
+@app.command()
+def predict(
+    model: Annotated[str, typer.Option("--model", help="reference, reference-onnx, or a path to an .onnx file.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for <id>.png mattes and model.json.")],
+    images: Annotated[Optional[Path], typer.Option("--images", help="Folder of images to predict.")] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", help="A prepared dataset (instead of --images).")] = None,
+    variant: Annotated[str, typer.Option("--variant", help="Variant of --dataset.")] = "original",
+    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Where prepared datasets live.")] = None,
+    input_size: Annotated[str, typer.Option("--input", help="Model input WxH for the registered models (256x144 keeps 16:9).")] = "256x256",
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Images per model call.")] = 8,
+    threads: Annotated[int, typer.Option("--threads", min=1, help="Threads for the runtime and for image I/O.")] = 2,
+) -> None:
+    """Predict mattes with a baseline (extra `model`), ready for `vbbench score`; resumable."""
+    from vbbench.models.predict import predict_folder
+    from vbbench.models.registry import ModelError, load_runner
+
+    if (images is None) == (dataset is None):
+        raise fail("give exactly one of --images DIR or --dataset NAME") from None
+    try:
+        if dataset is not None:
+            from vbbench.variants import variant_paths
+
+            images = variant_paths(dataset, variant, data_dir).images
+        runner = load_runner(model, _size(input_size), threads)
+        result = predict_folder(runner, images, out, batch, threads)
+    except (ModelError, ValueError, FileNotFoundError) as problem:
+        raise fail(str(problem)) from None
+    typer.echo(f"predicted {result['predicted']} images, kept {result['skipped']} finished ones; wrote {out}")
+
+
+@app.command()
+def bench(
+    model: Annotated[str, typer.Option("--model", help="reference-onnx, reference, or an .onnx path.")] = "reference-onnx",
+    sizes: Annotated[str, typer.Option("--sizes", help="Comma-separated frame sizes WxH.")] = "640x360,1280x720,1920x1080",
+    input_size: Annotated[str, typer.Option("--input", help="Model input WxH (256x144 is the 16:9 input).")] = "256x144",
+    frames: Annotated[int, typer.Option("--frames", min=1, help="Timed frames per size.")] = 60,
+    threads: Annotated[int, typer.Option("--threads", min=1, help="Runtime threads.")] = 2,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the numbers as JSON.")] = None,
+) -> None:
+    """Frames per second of the virtual-background pipeline, per stage (the seed's Table 2, here)."""
+    import json
+
+    from vbbench.io import atomic_write_text
+    from vbbench.models.bench import benchmark, format_report
+    from vbbench.models.registry import ModelError, load_runner
+
+    try:
+        runner = load_runner(model, _size(input_size), threads)
+    except (ModelError, ValueError) as problem:
+        raise fail(str(problem)) from None
+    reports = benchmark(runner, [_size(size) for size in sizes.split(",")], frames)
+    typer.echo(format_report(runner, reports))
+    if json_out:
+        atomic_write_text(json_out, json.dumps({"model": runner.metadata(), "frames": reports}, indent=1) + "\n")
+
+
 # ---- browse / leaderboard ------------------------------------------------------------------
 
 

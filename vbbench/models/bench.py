@@ -1,0 +1,89 @@
+"""`vbbench bench`: frames per second of the whole virtual-background pipeline, per stage.
+
+For each frame size: resize the frame to the model input (area), run the model, resize the matte
+back (bilinear), composite the person over a background image, and encode the frame into an mp4
+(OpenCV, mp4v). The seed paper's Table 2 measured the same pipeline on phones; this measures it
+on the machine at hand.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vbbench.models.registry import Runner
+from vbbench.models.train import to_input
+
+__all__ = ["STAGES", "benchmark", "format_report", "PAPER"]
+
+STAGES = ("resize_in", "inference", "resize_back", "composite", "encode")
+#: What the issue states of the seed paper's Table 2; other rows are not reproduced here.
+PAPER = "seed paper, Table 2: 25 FPS for the whole pipeline on an iPhone 11 (as quoted in vbbench's issue)"
+
+
+def _frame(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """A call frame: a generated portrait placed in a width×height background, and a background."""
+    from vbbench.sample import render_portrait
+
+    portrait, _ = render_portrait(4, 0, 600, 800)
+    scale = height / 800
+    person = cv2.resize(portrait, (max(1, int(600 * scale)), height), interpolation=cv2.INTER_AREA)
+    frame = np.full((height, width, 3), 90, np.uint8)
+    left = (width - person.shape[1]) // 2
+    frame[:, left:left + person.shape[1]] = person
+    ramp = np.linspace(0, 255, width, dtype=np.float32)
+    background = np.dstack([np.tile(ramp, (height, 1)), np.full((height, width), 120, np.float32),
+                            np.tile(ramp[::-1], (height, 1))]).astype(np.uint8)
+    return frame, background
+
+
+def benchmark(runner: Runner, sizes: list[tuple[int, int]], frames: int = 60, warmup: int = 5) -> list[dict]:
+    """Median milliseconds per stage and FPS of the whole pipeline, for each frame size.
+
+    Returns
+    -------
+    list of dict
+        ``{"size": "1280x720", "ms": {stage: median ms}, "total_ms": ..., "fps": ...}``.
+    """
+    reports = []
+    for width, height in sizes:
+        frame, background = _frame(width, height)
+        times = {stage: [] for stage in STAGES}
+        with tempfile.TemporaryDirectory() as folder:
+            writer = cv2.VideoWriter(str(Path(folder) / "out.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 30, (width, height))
+            for index in range(warmup + frames):
+                marks = [time.perf_counter()]
+                batch = to_input(frame, runner.input_width, runner.input_height)[None]
+                marks.append(time.perf_counter())
+                alpha = runner.predict(batch)[0]
+                marks.append(time.perf_counter())
+                matte = cv2.resize(alpha.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+                marks.append(time.perf_counter())
+                weight = matte[:, :, None]
+                composite = (frame * weight + background * (1.0 - weight)).astype(np.uint8)
+                marks.append(time.perf_counter())
+                writer.write(composite)
+                marks.append(time.perf_counter())
+                if index >= warmup:
+                    for stage, start, stop in zip(STAGES, marks, marks[1:]):
+                        times[stage].append((stop - start) * 1e3)
+            writer.release()
+        medians = {stage: float(np.median(values)) for stage, values in times.items()}
+        total = sum(medians.values())
+        reports.append({"size": f"{width}x{height}", "ms": medians, "total_ms": total, "fps": 1000.0 / total})
+    return reports
+
+
+def format_report(runner: Runner, reports: list[dict]) -> str:
+    lines = [f"model {runner.name} ({runner.runtime}), input {runner.input_width}x{runner.input_height}; "
+             "median ms per frame",
+             f"{'frame':<11}" + "".join(f"{stage:>12}" for stage in STAGES) + f"{'total':>10}{'FPS':>8}"]
+    for report in reports:
+        lines.append(f"{report['size']:<11}" + "".join(f"{report['ms'][s]:>12.2f}" for s in STAGES)
+                     + f"{report['total_ms']:>10.2f}{report['fps']:>8.1f}")
+    lines.append(f"for comparison, {PAPER}")
+    return "\n".join(lines)

@@ -1,0 +1,149 @@
+"""Registered baselines, found by name with did-you-mean errors, and the runners that execute them.
+
+A runner takes a batch of float32 RGB CHW images in [0, 1] at its input size and returns alpha
+(N, H, W) in [0, 1]. ``reference`` runs the shipped PyTorch weights, ``reference-onnx`` their ONNX
+export under ONNX Runtime (exported on first use into ``$VBBENCH_HOME/models``), and a path to
+any ``.onnx`` file runs that model. The other baselines of issue 4 are registered so that asking
+for them says plainly what they need instead of "unknown model".
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["WEIGHTS", "RECORD", "ModelError", "Runner", "MODELS", "load_runner"]
+
+WEIGHTS = Path(__file__).resolve().parent / "weights" / "reference-sample.pt"
+RECORD = WEIGHTS.with_suffix(".json")
+
+
+class ModelError(ValueError):
+    """A model that cannot be loaded; the message says what to do."""
+
+
+@dataclass
+class Runner:
+    """A loaded model: its metadata and a function from a batch to alpha."""
+
+    name: str
+    input_width: int
+    input_height: int
+    runtime: str
+    parameters: int | None
+    weights_sha256: str | None
+    predict: Callable[[np.ndarray], np.ndarray]
+    notes: str = ""
+
+    def metadata(self) -> dict:
+        return {"name": self.name, "input_size": f"{self.input_width}x{self.input_height}", "runtime": self.runtime,
+                "parameters": self.parameters, "weights_sha256": self.weights_sha256, "notes": self.notes}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _reference_model():
+    import torch
+
+    from vbbench.models.unet import CompactUNet, UNetConfig
+
+    if not WEIGHTS.exists():
+        raise ModelError(f"{WEIGHTS}: the shipped weights are missing; reinstall vbbench or train with `vbbench train`")
+    config = json.loads(RECORD.read_text())["config"].get("unet") or {}
+    model = CompactUNet(UNetConfig(**config))
+    model.load_state_dict(torch.load(WEIGHTS, weights_only=True))
+    return model.eval()
+
+
+def _torch_runner(width: int, height: int, threads: int) -> Runner:
+    import torch
+
+    from vbbench.models.unet import count_parameters
+
+    torch.set_num_threads(threads)
+    model = _reference_model()
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return model(torch.from_numpy(batch))[:, 0].numpy()
+
+    return Runner("reference", width, height, f"pytorch {torch.__version__}", count_parameters(model),
+                  _sha256(WEIGHTS), predict, "trained on the synthetic sample set")
+
+
+def _onnx_runner(path: Path, name: str, threads: int, parameters: int | None = None, notes: str = "") -> Runner:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ModelError("ONNX models need onnxruntime: pip install 'vbbench[model]'") from None
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    try:
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as problem:  # onnxruntime raises its own exception types
+        raise ModelError(f"{path}: not a loadable ONNX model ({problem})") from None
+    spec = session.get_inputs()[0]
+    shape = spec.shape
+    if len(shape) != 4 or not all(isinstance(v, int) for v in shape[2:]) or shape[1] != 3:
+        raise ModelError(f"{path}: expected an input of shape (N, 3, H, W) with fixed H and W, found {shape}")
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        output = session.run(None, {spec.name: batch})[0]
+        return output.reshape(output.shape[0], *output.shape[-2:])
+
+    return Runner(name, shape[3], shape[2], f"onnxruntime {ort.__version__}", parameters, _sha256(path), predict, notes)
+
+
+def _reference_onnx(width: int, height: int, threads: int) -> Runner:
+    from vbbench.models.export import cached_onnx
+    from vbbench.models.unet import count_parameters
+
+    model = _reference_model()
+    path = cached_onnx(model, width, height, _sha256(WEIGHTS))
+    return _onnx_runner(path, "reference-onnx", threads, count_parameters(model),
+                        "ONNX export of the reference weights (trained on the synthetic sample set)")
+
+
+_UNAVAILABLE = {
+    "reference-onnx-int8": "int8 static quantisation of the ONNX export is not implemented yet",
+    "reference-coreml-int8": "the Core ML int8 export is not implemented yet (coremltools 9.0, extra 'coreml')",
+    "mediapipe-general": "MediaPipe selfie segmentation (256×256) is not implemented yet",
+    "mediapipe-landscape": "MediaPipe selfie segmentation landscape (256×144) is not implemented yet",
+}
+MODELS = ("reference", "reference-onnx", *_UNAVAILABLE)
+
+
+def load_runner(name_or_path: str, input_size: tuple[int, int] = (256, 256), threads: int = 2) -> Runner:
+    """Load a registered baseline by name, or an ONNX file by path.
+
+    Raises
+    ------
+    ModelError
+        Unknown names (with the closest registered names), baselines not available in this build,
+        unreadable files.
+    """
+    width, height = input_size
+    if name_or_path == "reference":
+        return _torch_runner(width, height, threads)
+    if name_or_path == "reference-onnx":
+        return _reference_onnx(width, height, threads)
+    if name_or_path in _UNAVAILABLE:
+        raise ModelError(f"{name_or_path}: {_UNAVAILABLE[name_or_path]}; available: reference, reference-onnx, "
+                         "or a path to an .onnx file")
+    path = Path(name_or_path)
+    if path.suffix == ".onnx":
+        if not path.is_file():
+            raise ModelError(f"{path}: no such ONNX file")
+        return _onnx_runner(path, path.stem, threads)
+    close = difflib.get_close_matches(name_or_path, MODELS, n=3)
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    raise ModelError(f"unknown model {name_or_path!r}{hint} Registered: {', '.join(MODELS)}; or a path to an .onnx file")
