@@ -152,3 +152,35 @@ def test_prepare_from_an_extracted_folder_uses_it_in_place(small_cards, tmp_path
     assert not (tmp_path / "data" / "shen2016" / "raw").exists()
     result = invoke("verify", "shen2016", "--data-dir", tmp_path / "data", "--workers", "1", "-q")
     assert result.exit_code == 0 and "9 usable pairs of 9" in result.output
+
+
+def test_prepare_with_no_name_prepares_what_is_at_hand_and_explains_the_rest(small_cards, tmp_path):
+    sample_card = small_cards / "sample" / "card.yaml"
+    card = yaml.safe_load(sample_card.read_text())
+    card.update(expected_pairs=28, expected_width_px=64, expected_height_px=80, generate={"count": 28, "seed": 0})
+    sample_card.write_text(yaml.safe_dump(card))
+    (small_cards / "sample" / "split.csv").unlink()  # the committed list is for the full-size sample
+    archive = tmp_path / "home" / "archives" / "shen2016.zip"
+    archive.parent.mkdir(parents=True)
+    archive.write_bytes(zip_bytes(shen_entries(train=6, test=3)))
+    result = invoke("prepare", "--data-dir", tmp_path / "data", "--workers", "1", "-q")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any(line.startswith("sample  ") and " 28 " in line for line in lines)
+    assert any(line.startswith("shen2016  9 ") for line in lines)
+    assert "AISegment.com Matting Human Datasets (aisegment) is not at hand." in result.output
+    assert not (tmp_path / "data" / "aisegment").exists()
+    assert (small_cards / "sample" / "split.csv").is_file()
+
+
+def test_rerun_with_the_same_archive_does_not_extract_again(small_cards, tmp_path):
+    archive = tmp_path / "ais.zip"
+    archive.write_bytes(zip_bytes(aisegment_entries()))
+    for _ in range(2):
+        result = invoke("prepare", "aisegment", "--from", archive, "--data-dir", tmp_path / "data", "--workers", "1", "-q")
+        assert result.exit_code == 0, result.output
+        marker = tmp_path / "data" / "aisegment" / "raw" / "matting_human_datasets" / "clip_img"
+        if _ == 0:
+            inode = marker.stat().st_ino
+            extracted_at = marker.stat().st_mtime_ns
+    assert (marker.stat().st_ino, marker.stat().st_mtime_ns) == (inode, extracted_at)

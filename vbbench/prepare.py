@@ -4,6 +4,7 @@ Layout of one prepared dataset under ``data_dir``::
 
     <name>/raw/                      extracted archive (or generated sample)
     <name>/source.txt                the folder holding the layout when imported in place (--from DIR)
+    <name>/imported.json             path, size, mtime of the archive extracted by --from ZIP (rerun skips it)
     <name>/verify/{defects,lock,pairs}.csv
     <name>/split.csv                 real sets (the sample's is committed in datasets/sample/)
     <name>/variants/<variant>/{images,alpha}/<id>.png, manifest.csv
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from vbbench.sources import (DatasetCard, DatasetError, acquire, cached_archive, find_layout_root,
                              get_dataset, list_datasets, manual_instructions)
+from vbbench.io import atomic_write_text
 from vbbench.split import assign_splits, summarize_split, write_split
 from vbbench.variants import VARIANTS, make_variants
 from vbbench.verify import lock_is_current, read_pairs, verify_dataset, verify_dir
@@ -96,19 +98,32 @@ def _acquire(card: DatasetCard, data_dir: Path, source, url, sha256, workers: in
                         workers=workers, progress=progress)
         return raw, "checked" if done else "generated"
     recorded = _source_file(data_dir, card.name)
+    imported = data_dir / card.name / "imported.json"
     if source is None:
         existing = dataset_root(card, data_dir)
         if existing is not None:
             return existing, "skipped (at hand)"
+    elif Path(source).is_file() and raw.is_dir() and imported.is_file() and not recorded.is_file():
+        if imported.read_text(encoding="utf-8") == _archive_identity(Path(source)):
+            return find_layout_root(raw, card.layout), "skipped (archive already extracted)"
     root = acquire(card, raw, source, url, sha256, progress=progress)
     if source is not None and Path(source).is_dir():
-        from vbbench.io import atomic_write_text
-
         atomic_write_text(recorded, str(root.resolve()) + "\n")
         return root, f"using {root} in place"
     if recorded.is_file():
         recorded.unlink()
+    if source is not None:
+        atomic_write_text(imported, _archive_identity(Path(source)))
     return root, "extracted"
+
+
+def _archive_identity(archive: Path) -> str:
+    """Path, size and modification time of an imported archive: the same triple means the same
+    extraction can be reused (the verify step's lock catches any change to the extracted files)."""
+    import json
+
+    info = archive.stat()
+    return json.dumps({"archive": str(archive.resolve()), "size": info.st_size, "mtime_ns": info.st_mtime_ns})
 
 
 def prepare_dataset(name_or_card: str | DatasetCard, data_dir: str | os.PathLike, *, source=None, url=None,
@@ -152,7 +167,7 @@ def prepare_dataset(name_or_card: str | DatasetCard, data_dir: str | os.PathLike
     result = PrepareResult(card.name, root)
     result.steps["acquire"] = how
 
-    if source is None and lock_is_current(card, root, data_dir):
+    if lock_is_current(card, root, data_dir):
         result.steps["verify"] = "skipped (lock current)"
     else:
         report = verify_dataset(card, root, data_dir, strict=strict, workers=workers, progress=progress)
@@ -203,11 +218,15 @@ def run_verify(name: str, data_dir: str | os.PathLike, *, strict: bool = False, 
 
 
 def default_selection(data_dir: str | os.PathLike) -> tuple[list[str], list[DatasetCard]]:
-    """Datasets ``prepare`` runs with none named (at hand) and those it only explains."""
+    """Datasets ``prepare`` runs with none named (their data is at hand: the sample, archives in
+    the cache, sets acquired before) and the cards of the others, whose manual steps it prints."""
     ready, missing = [], []
     for name in list_datasets():
         card = get_dataset(name)
-        (ready if data_at_hand(card, data_dir) else missing).append(name if data_at_hand(card, data_dir) else card)
+        if data_at_hand(card, data_dir):
+            ready.append(name)
+        else:
+            missing.append(card)
     return ready, missing
 
 
