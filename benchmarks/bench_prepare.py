@@ -17,7 +17,6 @@ of the main process (workers hold one pair at a time).
 from __future__ import annotations
 
 import argparse
-import io
 import resource
 import sys
 import tempfile

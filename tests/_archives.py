@@ -11,7 +11,6 @@ import stat
 import threading
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np

@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from vbbench.io import atomic_write_text, read_image, read_matte, write_png
-from vbbench.sources import DatasetCard, DatasetError, default_data_dir, get_dataset
+from vbbench.sources import DatasetCard, default_data_dir, get_dataset
 
 __all__ = ["VARIANTS", "CALL_SIZE_PX", "CALL_HEADROOM", "ROT30_DEGREES", "MANIFEST_FIELDS", "VariantPaths",
            "variant_paths", "transform", "rot30_angle", "call16x9_crop", "make_variant", "variant_is_complete",

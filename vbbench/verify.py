@@ -171,12 +171,12 @@ def _pairs_aisegment(root: Path, card: DatasetCard, listing: Listing) -> None:
                                               f"does not follow the {top}/ naming rule"))
                 listing.other_files.append(path)
     _join(images, mattes, lambda key: key.rsplit("/", 1)[0], lambda key: "", listing)
-    for half in (root / "matting_human_half", root.parent / "matting_human_half"):
+    # Kaggle's copy holds the tree twice, beside the layout's folders or beside its wrapping folder
+    for half, shown in ((root / "matting_human_half", "matting_human_half"),
+                        (root.parent / "matting_human_half", "../matting_human_half")):
         if half.is_dir():
-            listing.defects.append(Defect(
-                "ignored", "duplicate_tree", "", half.relative_to(root.parent).as_posix() if half.parent == root.parent
-                else half.relative_to(root).as_posix(),
-                "second copy of the data set (Kaggle's matting_human_half/); skipped, not verified"))
+            listing.defects.append(Defect("ignored", "duplicate_tree", "", shown,
+                                          "second copy of the data set (Kaggle's matting_human_half/); skipped, not verified"))
 
 
 _SAMPLE_ID = re.compile(r"^sample_(\d+)$")
