@@ -131,3 +131,42 @@ def test_variant_paths_errors(tmp_path):
         variant_paths("sample", "rot90", tmp_path)
     with pytest.raises(ValueError, match=r"unknown dataset 'sampel'; did you mean 'sample'\?"):
         variant_paths("sampel", "rot30", tmp_path)
+
+
+def test_an_interrupted_run_resumes_from_the_journal(tmp_path, monkeypatch):
+    import vbbench.variants as variants_module
+
+    card = get_dataset("sample")
+    root = tmp_path / "raw"
+    pairs = []
+    for index in range(3):
+        image, alpha = portrait(index, width=60, height=80)
+        for folder in ("images", "alpha"):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / "images" / f"sample_{index:04d}.png"), image)
+        cv2.imwrite(str(root / "alpha" / f"sample_{index:04d}.png"), alpha)
+        pairs.append({"id": f"sample_{index:04d}", "group": "group_0000", "image": f"images/sample_{index:04d}.png",
+                      "matte": f"alpha/sample_{index:04d}.png"})
+    data = tmp_path / "data"
+    real_make_item = variants_module._make_item
+    calls = []
+
+    def crash_on_third(task):
+        calls.append(task[1]["id"])
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the run is killed while writing the third item
+        return real_make_item(task)
+
+    monkeypatch.setattr(variants_module, "_make_item", crash_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        make_variants(card, root, data, pairs, ("original", "rot30"), progress=False)
+    journal = data / "sample" / "variants" / "rot30" / "manifest.partial.csv"
+    assert len(journal.read_text().splitlines()) == 3  # header + two finished items
+    assert not (data / "sample" / "variants" / "rot30" / "manifest.csv").exists()
+    calls.clear()
+    monkeypatch.setattr(variants_module, "_make_item", lambda task: calls.append(task[1]["id"]) or real_make_item(task))
+    make_variants(card, root, data, pairs, ("original", "rot30"), progress=False)
+    assert calls == ["sample_0002"]
+    manifest = (data / "sample" / "variants" / "rot30" / "manifest.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in manifest[1:]] == ["sample_0000", "sample_0001", "sample_0002"]
+    assert not journal.exists()
