@@ -96,7 +96,7 @@ def score(
                 "name": dataset,
                 "variant": variant,
                 "revision": getattr(card, "revision", None),
-                "split_sha256": split_sha256(dataset),
+                "split_sha256": split_sha256(dataset, data_dir),
             }
         except (KeyError, ValueError, FileNotFoundError) as problem:
             raise fail(str(problem).strip("'\"")) from None
