@@ -122,3 +122,32 @@ def test_add_result_round_trip(tmp_path):
                                  "runtime": "onnxruntime"}, "2026-11-25") == written
     path = write_result(written, tmp_path / "again")
     assert path == tmp_path / "again" / "sample" / "generated" / "my-net.json"
+
+
+def test_speed_numbers_give_a_deterministic_accuracy_versus_speed_plot(tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(COMMITTED / "results", results)
+    path = results / "sample" / "generated" / "sim-good.json"
+    document = json.loads(path.read_text())
+    document["model"]["speed"] = {"640x360": 31.5, "1280x720": 12.25}
+    path.write_text(json.dumps(document))
+    first, second = tmp_path / "first", tmp_path / "second"
+    boards.build(results, first)
+    boards.build(results, second)
+    png = (first / boards.PLOT).read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and png == (second / boards.PLOT).read_bytes()
+    assert b"Software" not in png and b"matplotlib" not in png  # no version stamp to go stale
+    assert f"![accuracy versus speed]({boards.PLOT})" in (first / "README.md").read_text()
+    assert f'<img src="{boards.PLOT}"' in (first / "index.html").read_text()
+    assert boards.check(results, first) == []
+    # The plot's points: one per frame size, MAD in display units (×1e-3).
+    mad = document["summary"]["scores"]["whole"]["mad"]["mean"] * 1e3
+    assert boards._speed_points(load_results(results)) == {
+        "1280x720": [("sim-good (sample/generated)", 12.25, mad)],
+        "640x360": [("sim-good (sample/generated)", 31.5, mad)],
+    }
+    # Results without speeds: the plot's link and a left-over plot are stale; rebuilding removes it.
+    assert boards.check(COMMITTED / "results", first) == [str(first / name) for name in
+                                                         ("README.md", "index.html", boards.PLOT)]
+    boards.build(COMMITTED / "results", first)
+    assert not (first / boards.PLOT).exists() and boards.check(COMMITTED / "results", first) == []
