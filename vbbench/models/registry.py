@@ -116,10 +116,9 @@ def _reference_onnx(width: int, height: int, threads: int) -> Runner:
 _UNAVAILABLE = {
     "reference-onnx-int8": "int8 static quantisation of the ONNX export is not implemented yet",
     "reference-coreml-int8": "the Core ML int8 export is not implemented yet (coremltools 9.0, extra 'coreml')",
-    "mediapipe-general": "MediaPipe selfie segmentation (256×256) is not implemented yet",
-    "mediapipe-landscape": "MediaPipe selfie segmentation landscape (256×144) is not implemented yet",
 }
-MODELS = ("reference", "reference-onnx", *_UNAVAILABLE)
+_MEDIAPIPE = ("mediapipe-general", "mediapipe-landscape")
+MODELS = ("reference", "reference-onnx", *_MEDIAPIPE, *_UNAVAILABLE)
 
 
 def load_runner(name_or_path: str, input_size: tuple[int, int] = (256, 256), threads: int = 2) -> Runner:
@@ -136,9 +135,14 @@ def load_runner(name_or_path: str, input_size: tuple[int, int] = (256, 256), thr
         return _torch_runner(width, height, threads)
     if name_or_path == "reference-onnx":
         return _reference_onnx(width, height, threads)
+    if name_or_path in _MEDIAPIPE:
+        from vbbench.models.mediapipe import mediapipe_runner
+
+        # MediaPipe models have a fixed input (256×256, or 256×144 for landscape); input_size is ignored.
+        return mediapipe_runner(name_or_path, threads)
     if name_or_path in _UNAVAILABLE:
         raise ModelError(f"{name_or_path}: {_UNAVAILABLE[name_or_path]}; available: reference, reference-onnx, "
-                         "or a path to an .onnx file")
+                         f"{', '.join(_MEDIAPIPE)}, or a path to an .onnx file")
     path = Path(name_or_path)
     if path.suffix == ".onnx":
         if not path.is_file():
