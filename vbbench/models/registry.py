@@ -113,12 +113,26 @@ def _reference_onnx(width: int, height: int, threads: int) -> Runner:
                         "ONNX export of the reference weights (trained on the synthetic sample set)")
 
 
+def _reference_onnx_int8(width: int, height: int, threads: int) -> Runner:
+    from vbbench.models.export import cached_onnx
+    from vbbench.models.quantize import cached_onnx_int8
+    from vbbench.models.train import sample_set
+    from vbbench.models.unet import count_parameters
+
+    model = _reference_model()
+    float_path = cached_onnx(model, width, height, _sha256(WEIGHTS))
+    # Calibrated on the images the shipped weights were trained on (the sample pool, render seed 1).
+    path = cached_onnx_int8(float_path, sample_set(16, seed=1).images, width, height)
+    return _onnx_runner(path, "reference-onnx-int8", threads, count_parameters(model),
+                        "int8 static QDQ quantization (per-channel weights, min-max calibration on 16 sample "
+                        "training images) of the reference ONNX export")
+
+
 _UNAVAILABLE = {
-    "reference-onnx-int8": "int8 static quantisation of the ONNX export is not implemented yet",
     "reference-coreml-int8": "the Core ML int8 export is not implemented yet (coremltools 9.0, extra 'coreml')",
 }
 _MEDIAPIPE = ("mediapipe-general", "mediapipe-landscape")
-MODELS = ("reference", "reference-onnx", *_MEDIAPIPE, *_UNAVAILABLE)
+MODELS = ("reference", "reference-onnx", "reference-onnx-int8", *_MEDIAPIPE, *_UNAVAILABLE)
 
 
 def load_runner(name_or_path: str, input_size: tuple[int, int] = (256, 256), threads: int = 2) -> Runner:
@@ -135,6 +149,8 @@ def load_runner(name_or_path: str, input_size: tuple[int, int] = (256, 256), thr
         return _torch_runner(width, height, threads)
     if name_or_path == "reference-onnx":
         return _reference_onnx(width, height, threads)
+    if name_or_path == "reference-onnx-int8":
+        return _reference_onnx_int8(width, height, threads)
     if name_or_path in _MEDIAPIPE:
         from vbbench.models.mediapipe import mediapipe_runner
 
@@ -142,7 +158,7 @@ def load_runner(name_or_path: str, input_size: tuple[int, int] = (256, 256), thr
         return mediapipe_runner(name_or_path, threads)
     if name_or_path in _UNAVAILABLE:
         raise ModelError(f"{name_or_path}: {_UNAVAILABLE[name_or_path]}; available: reference, reference-onnx, "
-                         f"{', '.join(_MEDIAPIPE)}, or a path to an .onnx file")
+                         f"reference-onnx-int8, {', '.join(_MEDIAPIPE)}, or a path to an .onnx file")
     path = Path(name_or_path)
     if path.suffix == ".onnx":
         if not path.is_file():
