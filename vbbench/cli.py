@@ -362,6 +362,7 @@ def export(
     to: Annotated[str, typer.Option("--to", help="Format: onnx.")] = "onnx",
     out: Annotated[Path, typer.Option("--out", help="Output file.")] = Path("reference.onnx"),
     input_size: Annotated[str, typer.Option("--input", help="Fixed input WxH: 256x256, or 256x144 for 16:9.")] = "256x256",
+    int8: Annotated[bool, typer.Option("--int8", help="Also write OUT-int8.onnx: static QDQ per-channel int8, calibrated on 16 sample training images.")] = False,
 ) -> None:
     """Export the shipped reference weights (extra `model`), checked against PyTorch (max |Δ| < 1e-4)."""
     from vbbench.models.registry import ModelError, _reference_model
@@ -378,6 +379,15 @@ def export(
         raise fail(str(problem)) from None
     typer.echo(f"wrote {path} (opset {OPSET}, input {width}x{height}); "
                f"max |ONNX Runtime - PyTorch| = {max_abs_difference(model, path, width, height):.2e}")
+    if int8:
+        from vbbench.models.quantize import cached_onnx_int8
+        from vbbench.models.train import sample_set
+
+        quantized = path.with_name(f"{path.stem}-int8.onnx")
+        quantized.unlink(missing_ok=True)  # a fresh export gets a fresh calibration
+        cached_onnx_int8(path, sample_set(16, seed=1).images, width, height)
+        typer.echo(f"wrote {quantized} (int8 QDQ, per-channel weights; "
+                   f"max |int8 - PyTorch| = {max_abs_difference(model, quantized, width, height):.2e})")
 
 
 @app.command()
