@@ -101,6 +101,23 @@ def test_browse_without_images_for_gt_scored_runs_says_what_to_pass(demo):
     assert "the runs were scored with --gt: pass --images with the scored images" in completed.stderr
 
 
+def test_browse_checks_dataset_and_variant_against_the_runs(demo):
+    demo_dir, env = demo
+    run = demo_dir / "scores" / "sim-good"
+    scored = json.loads((run / "summary.json").read_text())["dataset"]
+
+    def browse(*arguments):
+        return subprocess.run([sys.executable, "-m", "vbbench.cli", "browse", "--runs", str(run), *arguments],
+                              env=env, capture_output=True, text=True, timeout=300)
+
+    wrong = browse("--dataset", "shen2016")
+    assert wrong.returncode == 1
+    assert f"{run}: scored dataset {scored['name']!r}, not --dataset 'shen2016'" in wrong.stderr
+    missing = browse("--variant", "rot90", "--images", str(demo_dir / "images"))
+    assert missing.returncode == 1
+    assert f"no run scored variant 'rot90' (runs have: {scored['variant']})" in missing.stderr
+
+
 def session_processes(session: int) -> list[int]:
     """Processes whose session id is ``session`` (field 6 of /proc/PID/stat)."""
     found = []

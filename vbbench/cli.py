@@ -451,9 +451,11 @@ def bench(
 
 @app.command()
 def browse(
-    runs: Annotated[list[Path], typer.Option("--runs", help="Score output folders (from vbbench score --out), one per model.")],
-    images: Annotated[Optional[Path], typer.Option("--images", help="The colour images scored (default: the prepared variant named in the summaries).")] = None,
-    name: Annotated[Optional[str], typer.Option("--name", help="FiftyOne dataset name (default: vbbench-<dataset>).")] = None,
+    runs: Annotated[list[Path], typer.Option("--runs", help="Score output folders (from vbbench score --out), one per model and variant.")],
+    dataset: Annotated[Optional[str], typer.Option("--dataset", help="Prepared dataset the runs scored (default: the one their summaries name); every run must match.")] = None,
+    variants: Annotated[Optional[list[str]], typer.Option("--variant", help="Only these variants (repeatable; default: every variant among the runs).")] = None,
+    images: Annotated[Optional[Path], typer.Option("--images", help="The colour images scored, for runs scored with --gt (one variant only).")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="FiftyOne dataset name (default: vbbench-DATASET).")] = None,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Where prepared datasets live.")] = None,
     launch: Annotated[bool, typer.Option("--launch", help="Serve the app on 127.0.0.1 and print the worst-case view's URL.")] = False,
     port: Annotated[int, typer.Option("--port", help="Port of the app with --launch.")] = 5151,
@@ -473,27 +475,45 @@ def browse(
         raise fail(f"browse needs FiftyOne: pip install 'vbbench[app]' ({problem})") from None
     try:
         loaded = [browsing.load_run(folder) for folder in runs]
-        provenance = loaded[0].summary.get("dataset") or {}
-        variant = provenance.get("variant") or "original"
-        if images is None:
-            if not provenance.get("name"):
-                raise browsing.BrowseError("the runs were scored with --gt: pass --images with the scored images")
-            from vbbench.variants import variant_paths
+        by_variant: dict[str, list] = {}
+        names = set()
+        for run in loaded:
+            provenance = run.summary.get("dataset") or {}
+            if dataset and provenance.get("name") not in (None, dataset):
+                raise browsing.BrowseError(f"{run.folder}: scored dataset {provenance['name']!r}, not --dataset {dataset!r}")
+            names.add(provenance.get("name") or dataset)
+            by_variant.setdefault(provenance.get("variant") or "original", []).append(run)
+        if len(names) > 1:
+            raise browsing.BrowseError(f"the runs scored different datasets ({', '.join(sorted(map(str, names)))}): browse one at a time")
+        set_name = names.pop()
+        for wanted in variants or []:
+            if wanted not in by_variant:
+                raise browsing.BrowseError(f"no run scored variant {wanted!r} (runs have: {', '.join(sorted(by_variant))})")
+        if variants:
+            by_variant = {variant: by_variant[variant] for variant in variants}
+        if images is not None and len(by_variant) > 1:
+            raise browsing.BrowseError("--images serves one variant; pass --variant V")
+        if images is None and not set_name:
+            raise browsing.BrowseError("the runs were scored with --gt: pass --images with the scored images")
+        dataset_name = name or f"vbbench-{set_name or 'runs'}"
+        for variant, variant_runs in by_variant.items():
+            folder = images
+            if folder is None:
+                from vbbench.variants import variant_paths
 
-            images = variant_paths(provenance["name"], variant, data_dir).images
-        dataset_name = name or f"vbbench-{provenance.get('name') or 'runs'}"
-        dataset = browsing.build(dataset_name, loaded, images, variant)
+                folder = variant_paths(set_name, variant, data_dir).images
+            built = browsing.build(dataset_name, variant_runs, folder, variant)
     except (browsing.BrowseError, ValueError, FileNotFoundError) as problem:
         raise fail(str(problem)) from None
     worst = f"worst-mad-{browsing.field_name(loaded[-1].model)}"
-    typer.echo(f"FiftyOne dataset {dataset_name}: {len(dataset)} samples; saved views: {', '.join(dataset.list_saved_views())}")
+    typer.echo(f"FiftyOne dataset {dataset_name}: {len(built)} samples; saved views: {', '.join(built.list_saved_views())}")
     if not launch:
         typer.echo(f"open it with: vbbench browse --runs … --launch, or in Python: "
                    f"fiftyone.launch_app(fiftyone.load_dataset({dataset_name!r}))")
         return
     import fiftyone as fo
 
-    session = fo.launch_app(dataset, port=port, address="127.0.0.1", auto=False)
+    session = fo.launch_app(built, port=port, address="127.0.0.1", auto=False)
     typer.echo(f"worst cases: {browsing.view_url(dataset_name, worst, port)}", color=False)
     session.wait(-1)
 
