@@ -151,3 +151,18 @@ def test_speed_numbers_give_a_deterministic_accuracy_versus_speed_plot(tmp_path)
                                                          ("README.md", "index.html", boards.PLOT)]
     boards.build(COMMITTED / "results", first)
     assert not (first / boards.PLOT).exists() and boards.check(COMMITTED / "results", first) == []
+
+
+def test_shen_set_also_gets_the_seed_papers_table1_units(tmp_path):
+    document = committed_result()
+    document["dataset"].update(name="shen2016", variant="original")
+    document["summary"]["dataset"] = dict(document["dataset"])
+    write_result(document, tmp_path)
+    readme = boards.render(tmp_path)["README.md"]
+    table = readme.split("## shen2016 / original: the seed paper's Table 1 units")[1].split("## ")[0]
+    assert "| model | MAD (×1e-2) | Gradient (×1e-3) |" in table
+    mad = document["summary"]["scores"]["whole"]["mad"]
+    low, high = (value * 100 for value in mad["ci95"])
+    assert f"| sim-good | {mad['mean'] * 100:.3f} [{low:.3f}, {high:.3f}] |" in table
+    # Other sets get no such table.
+    assert "Table 1" not in boards.render(COMMITTED / "results")["README.md"]
