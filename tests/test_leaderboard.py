@@ -166,3 +166,18 @@ def test_shen_set_also_gets_the_seed_papers_table1_units(tmp_path):
     assert f"| sim-good | {mad['mean'] * 100:.3f} [{low:.3f}, {high:.3f}] |" in table
     # Other sets get no such table.
     assert "Table 1" not in boards.render(COMMITTED / "results")["README.md"]
+
+
+def test_add_result_takes_speeds_from_a_bench_report(tmp_path):
+    summary_path = tmp_path / "summary.json"
+    summary_path.write_text(json.dumps(committed_result()["summary"]))
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps({"model": {}, "frames": [{"size": "1280x720", "fps": 12.5}]}))
+    result = runner.invoke(app, ["add-result", str(summary_path), "--model", "fast-net", "--bench", str(bench),
+                                 "--date", "2026-11-25", "--results", str(tmp_path / "results")])
+    assert result.exit_code == 0, result.output
+    assert load_result(tmp_path / "results" / "sample" / "generated" / "fast-net.json")["model"]["speed"] == {"1280x720": 12.5}
+    bench.write_text("{}")
+    result = runner.invoke(app, ["add-result", str(summary_path), "--model", "fast-net", "--bench", str(bench),
+                                 "--results", str(tmp_path / "results")])
+    assert result.exit_code == 1 and f"{bench}: field 'frames' must list" in result.output

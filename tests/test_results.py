@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from vbbench import __version__
-from vbbench.results import BENCHMARK_VERSION, SCHEMA, ResultError, load_result, load_results, make_result, write_result
+from vbbench.results import (BENCHMARK_VERSION, SCHEMA, ResultError, load_result, load_results, make_result,
+                             speed_from_bench, write_result)
 
 COMMITTED = Path(__file__).resolve().parents[1] / "leaderboards" / "results"
 
@@ -87,3 +88,20 @@ def test_load_results_reads_every_file_sorted_by_path(tmp_path):
     for name in ("zeta", "alpha", "mid"):
         write_result(make_result(a_summary(), {"name": name}, "2026-11-25"), tmp_path)
     assert [r["model"]["name"] for r in load_results(tmp_path)] == ["alpha", "mid", "zeta"]
+
+
+def test_speed_comes_from_a_bench_report_and_bad_reports_name_the_field():
+    report = {"model": {"name": "reference-onnx"}, "frames": [
+        {"size": "640x360", "ms": {"infer": 10.0}, "total_ms": 25.0, "fps": 40.0},
+        {"size": "1280x720", "ms": {"infer": 10.0}, "total_ms": 64.0, "fps": 15.625}]}
+    assert speed_from_bench(report, "b.json") == {"640x360": 40.0, "1280x720": 15.625}
+    with pytest.raises(ResultError, match=r"^b.json: field 'frames' must list"):
+        speed_from_bench({"model": {}}, "b.json")
+    report["frames"][1]["fps"] = "fast"
+    with pytest.raises(ResultError, match=r"^b.json: field 'frames\[1\]' must have a 'size' \(WxH\) and a number 'fps'$"):
+        speed_from_bench(report, "b.json")
+
+
+def test_predict_notes_become_the_description():
+    meta = {"name": "reference", "notes": "compact U-Net, 256x144 input", "input_size": "256x144"}
+    assert make_result(a_summary(), meta, "2026-11-25")["model"]["description"] == "compact U-Net, 256x144 input"

@@ -546,6 +546,7 @@ def add_result(
     summary: Annotated[Path, typer.Argument(help="summary.json written by vbbench score.")],
     model: Annotated[str, typer.Option("--model", help="Model name shown on the board (letters, digits, . _ -).")],
     meta: Annotated[Optional[Path], typer.Option("--meta", help="model.json from vbbench predict (parameters, input size, runtime, weights sha256).")] = None,
+    bench: Annotated[Optional[Path], typer.Option("--bench", help="JSON from `vbbench bench --json`: FPS per frame size for the speed plot.")] = None,
     date: Annotated[Optional[str], typer.Option("--date", help="ISO date of the run (default: today, UTC).")] = None,
     results: Annotated[Path, typer.Option("--results", help="Results folder to add to.")] = Path("leaderboards/results"),
 ) -> None:
@@ -553,7 +554,7 @@ def add_result(
     import json
     from datetime import datetime, timezone
 
-    from vbbench.results import ResultError, make_result, write_result
+    from vbbench.results import ResultError, make_result, speed_from_bench, write_result
     from vbbench.score import ScoreError, load_summary
 
     try:
@@ -562,6 +563,8 @@ def add_result(
         if loaded.get("dataset") is None:
             raise fail(f"{summary}: scored with --gt, so it names no dataset; score with --dataset NAME --variant V") from None
         metadata["name"] = model
+        if bench:
+            metadata["speed"] = speed_from_bench(json.loads(bench.read_text(encoding="utf-8")), bench)
         day = date or datetime.now(timezone.utc).date().isoformat()
         typer.echo(f"wrote {write_result(make_result(loaded, metadata, day), results)}")
     except (ScoreError, ResultError, OSError, json.JSONDecodeError) as problem:

@@ -27,7 +27,8 @@ from vbbench import __version__
 from vbbench.io import atomic_write_text
 from vbbench.score import ScoreError, validate_summary
 
-__all__ = ["SCHEMA", "BENCHMARK_VERSION", "ResultError", "make_result", "write_result", "load_result", "load_results"]
+__all__ = ["SCHEMA", "BENCHMARK_VERSION", "ResultError", "make_result", "write_result", "load_result", "load_results",
+           "speed_from_bench"]
 
 SCHEMA = "vbbench-result/1"
 #: Bumped when a change makes new numbers incomparable with old ones (metric definitions,
@@ -78,7 +79,8 @@ def make_result(summary: dict[str, Any], model: dict[str, Any], date: str,
         "dataset": {key: provenance.get(key) for key in ("name", "variant", "revision", "split_sha256")},
         "model": {
             "name": model["name"],
-            "description": model.get("description", ""),
+            # `vbbench predict`'s model.json calls it notes.
+            "description": model.get("description") or model.get("notes") or "",
             "simulated": bool(model.get("simulated", False)),
             "parameters": model.get("parameters"),
             "input_size": model.get("input_size"),
@@ -88,6 +90,38 @@ def make_result(summary: dict[str, Any], model: dict[str, Any], date: str,
         },
         "summary": summary,
     }
+
+
+def speed_from_bench(report: Any, where: str | os.PathLike) -> dict[str, float]:
+    """Frames per second per frame size from a ``vbbench bench --json`` report.
+
+    Parameters
+    ----------
+    report : dict
+        ``{"model": {...}, "frames": [{"size": "1280x720", "fps": 14.2, ...}, ...]}``.
+    where : path
+        Named in errors.
+
+    Returns
+    -------
+    dict
+        ``{"1280x720": 14.2, ...}``, the results file's ``model.speed``.
+
+    Examples
+    --------
+    >>> speed_from_bench({"frames": [{"size": "640x360", "fps": 30.0}]}, "bench.json")
+    {'640x360': 30.0}
+    """
+    frames = report.get("frames") if isinstance(report, dict) else None
+    if not isinstance(frames, list) or not frames:
+        raise ResultError(f"{where}: field 'frames' must list the frame sizes benchmarked (from `vbbench bench --json`)")
+    speed = {}
+    for index, frame in enumerate(frames):
+        if not (isinstance(frame, dict) and isinstance(frame.get("size"), str)
+                and isinstance(frame.get("fps"), (int, float)) and not isinstance(frame.get("fps"), bool)):
+            raise ResultError(f"{where}: field 'frames[{index}]' must have a 'size' (WxH) and a number 'fps'")
+        speed[frame["size"]] = float(frame["fps"])
+    return speed
 
 
 def _require(document: dict, dotted: str, kind, where: Path) -> Any:
