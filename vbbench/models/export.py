@@ -16,7 +16,7 @@ TOLERANCE = 1e-4
 
 
 def export_onnx(model, path: str | Path, width: int, height: int) -> Path:
-    """Export ``model`` for a fixed input (1, 3, height, width) at opset 17 and check it.
+    """Export ``model`` for inputs (N, 3, height, width) at opset 17 and check it.
 
     Raises
     ------
@@ -28,8 +28,10 @@ def export_onnx(model, path: str | Path, width: int, height: int) -> Path:
     model = model.eval()
     buffer = io.BytesIO()
     example = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0))
+    # The batch axis stays dynamic (predict runs batches); height and width are fixed.
     torch.onnx.export(model, (example,), buffer, opset_version=OPSET, input_names=["image"],
-                      output_names=["alpha"], dynamo=False)
+                      output_names=["alpha"], dynamic_axes={"image": {0: "batch"}, "alpha": {0: "batch"}},
+                      dynamo=False)
     path = Path(path)
     atomic_write_bytes(path, buffer.getvalue())
     difference = max_abs_difference(model, path, width, height)
@@ -63,7 +65,7 @@ def cached_onnx(model, width: int, height: int, weights_sha256: str) -> Path:
     """The ONNX export of the given weights at W×H, made once into ``$VBBENCH_HOME/models``."""
     from vbbench.sources import vbbench_home
 
-    path = Path(vbbench_home()) / "models" / f"reference-{weights_sha256[:12]}-{width}x{height}.onnx"
+    path = Path(vbbench_home()) / "models" / f"reference-{weights_sha256[:12]}-{width}x{height}-nbatch.onnx"
     if not path.exists():
         export_onnx(model, path, width, height)
     return path

@@ -1,0 +1,142 @@
+"""The reference model, its loss, training, ONNX export, prediction and the pipeline benchmark."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+torch = pytest.importorskip("torch", reason="needs the model extra: pip install torch==2.13.0 'vbbench[model]'")
+pytestmark = pytest.mark.model
+
+from vbbench.cli import app  # noqa: E402
+from vbbench.metrics import sobel_l1  # noqa: E402
+from vbbench.models import registry  # noqa: E402
+from vbbench.models.loss import matting_loss, sobel_l1_loss  # noqa: E402
+from vbbench.models.train import TrainConfig, sample_set, train  # noqa: E402
+from vbbench.models.unet import CompactUNet, UNetConfig, count_macs, count_parameters  # noqa: E402
+
+TINY = {"stem": 4, "widths": (4, 8, 8)}
+runner = CliRunner()
+
+
+def test_shapes_at_square_and_16_9_inputs_and_the_stride_rule():
+    model = CompactUNet().eval()
+    with torch.no_grad():
+        assert model(torch.rand(2, 3, 256, 256)).shape == (2, 1, 256, 256)
+        assert model(torch.rand(1, 3, 144, 256)).shape == (1, 1, 144, 256)
+        alpha = model(torch.rand(1, 3, 144, 256))
+    assert float(alpha.min()) >= 0.0 and float(alpha.max()) <= 1.0
+    with pytest.raises(ValueError, match="input 250×144 \\(W×H\\): both sides must be multiples of 16"):
+        model(torch.rand(1, 3, 144, 250))
+
+
+def test_mac_count_by_hand():
+    layer = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Conv2d(4, 4, 3, padding=1, groups=4))
+    # 8·8 outputs × 4 channels × (3·9) + 8·8 × 4 × (1·9)
+    assert count_macs(layer, 8, 8) == 8 * 8 * 4 * 27 + 8 * 8 * 4 * 9
+    model = CompactUNet()
+    assert count_macs(model, 256, 144) < count_macs(model, 256, 256)
+    assert count_parameters(model) == sum(p.numel() for p in model.parameters())
+
+
+def test_gradient_loss_equals_the_sobel_l1_metric():
+    rng = np.random.default_rng(0)
+    pred, gt = rng.random((37, 53)), rng.random((37, 53))
+    loss = sobel_l1_loss(torch.from_numpy(pred)[None, None], torch.from_numpy(gt)[None, None])
+    assert float(loss) == pytest.approx(sobel_l1(pred, gt), rel=1e-12)
+
+
+def test_loss_terms_and_training_reduce_the_loss_on_a_fixed_batch():
+    torch.manual_seed(0)
+    model = CompactUNet(UNetConfig(**TINY))
+    images = torch.rand(4, 3, 32, 32)
+    targets = (images[:, :1] > 0.5).float()  # learnable: the matte is the thresholded red channel
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+    first, parts = matting_loss(model.logits(images), targets)
+    assert parts["total"] == pytest.approx(parts["l1"] + parts["bce"] + parts["gradient"], rel=1e-6)
+    for _ in range(30):
+        loss, _ = matting_loss(model.logits(images), targets)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    assert float(loss) < 0.8 * float(first)
+
+
+def test_training_resumes_exactly(tmp_path):
+    data, validation = sample_set(4, seed=1, width=60, height=80), sample_set(1, seed=2, width=60, height=80)
+    config = TrainConfig(steps=4, batch=2, width=32, height=32, validate_every=2, checkpoint_every=1, unet=TINY)
+    straight = train(data, validation, config, tmp_path / "straight", progress=False)
+    halfway = TrainConfig(**{**config.__dict__, "steps": 2})
+    train(data, validation, halfway, tmp_path / "resumed", progress=False)
+    resumed = train(data, validation, config, tmp_path / "resumed", progress=False)
+    assert resumed["steps"] == 4
+    first = torch.load(tmp_path / "straight" / "weights.pt", weights_only=True)
+    second = torch.load(tmp_path / "resumed" / "weights.pt", weights_only=True)
+    for name in first:
+        assert torch.allclose(first[name].float(), second[name].float(), atol=1e-6), name
+    assert resumed["final"]["validation_mad"] == pytest.approx(straight["final"]["validation_mad"], abs=1e-6)
+
+
+def test_shipped_weights_and_their_training_record():
+    record = json.loads(registry.RECORD.read_text())
+    assert record["weights_sha256"] == registry._sha256(registry.WEIGHTS)
+    assert "synthetic" in record["note"]
+    assert record["final"]["validation_mad"] < 0.15  # a tiny CPU budget: it learns, it is no good model
+
+
+def test_registry_suggests_names_and_explains_missing_baselines():
+    with pytest.raises(registry.ModelError, match="unknown model 'referense'; did you mean reference"):
+        registry.load_runner("referense")
+    with pytest.raises(registry.ModelError, match="mediapipe-general: MediaPipe selfie segmentation"):
+        registry.load_runner("mediapipe-general")
+
+
+def test_onnx_export_matches_pytorch(tmp_path):
+    from vbbench.models.export import export_onnx, max_abs_difference
+
+    model = registry._reference_model()
+    path = export_onnx(model, tmp_path / "m.onnx", 256, 144)
+    assert max_abs_difference(model, path, 256, 144) < 1e-4
+    onnx_runner = registry.load_runner(str(path))
+    assert (onnx_runner.input_width, onnx_runner.input_height) == (256, 144)
+
+
+def test_predict_writes_mattes_at_image_size_resumes_and_scores(tmp_path, monkeypatch):
+    monkeypatch.setenv("VBBENCH_HOME", str(tmp_path / "home"))
+    demo = tmp_path / "demo"
+    from vbbench.sample import generate_sample
+
+    generate_sample(demo, count=3, seed=5, models=("sim-good",), progress=False)
+    out = tmp_path / "preds"
+    result = runner.invoke(app, ["predict", "--model", "reference-onnx", "--images", str(demo / "images"),
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "predicted 3 images, kept 0 finished ones" in result.output
+    from vbbench.io import read_matte
+
+    assert read_matte(out / "sample_0000.png").shape == (800, 600)
+    metadata = json.loads((out / "model.json").read_text())
+    assert metadata["input_size"] == "256x256" and metadata["parameters"] > 0
+    (out / "sample_0001.png").unlink()
+    again = runner.invoke(app, ["predict", "--model", "reference-onnx", "--images", str(demo / "images"),
+                                "--out", str(out)])
+    assert "predicted 1 images, kept 2 finished ones" in again.output
+    scored = runner.invoke(app, ["score", str(out), "--gt", str(demo / "alpha"), "--workers", "1", "--quiet"])
+    assert scored.exit_code == 0, scored.output
+    summary = json.loads((tmp_path / "preds-scores" / "summary.json").read_text())
+    assert summary["scores"]["whole"]["mad"]["mean"] < 0.15  # it learned something of the synthetic portraits
+
+
+def test_bench_reports_every_stage(tmp_path):
+    result = runner.invoke(app, ["bench", "--model", "reference", "--sizes", "320x180", "--frames", "2",
+                                 "--json", str(tmp_path / "bench.json")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "bench.json").read_text())["frames"][0]
+    assert report["size"] == "320x180"
+    assert set(report["ms"]) == {"resize_in", "inference", "resize_back", "composite", "encode"}
+    assert report["fps"] == pytest.approx(1000.0 / sum(report["ms"].values()))
+    assert "25 FPS" in result.output
