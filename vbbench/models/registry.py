@@ -128,11 +128,24 @@ def _reference_onnx_int8(width: int, height: int, threads: int) -> Runner:
                         "training images) of the reference ONNX export")
 
 
-_UNAVAILABLE = {
-    "reference-coreml-int8": "the Core ML int8 export is not implemented yet (coremltools 9.0, extra 'coreml')",
-}
+def _reference_coreml_int8(width: int, height: int, threads: int) -> Runner:
+    import torch
+
+    from vbbench.models.coreml import coreml_runner, export_coreml
+    from vbbench.models.unet import count_parameters
+    from vbbench.sources import vbbench_home
+
+    torch.set_num_threads(threads)
+    model = _reference_model()
+    path = Path(vbbench_home()) / "models" / f"reference-{_sha256(WEIGHTS)[:12]}-{width}x{height}-int8.mlpackage"
+    if not path.exists():
+        export_coreml(model, path, width, height)
+    return coreml_runner(path, "reference-coreml-int8", count_parameters(model))
+
+
+_UNAVAILABLE: dict[str, str] = {}
 _MEDIAPIPE = ("mediapipe-general", "mediapipe-landscape")
-MODELS = ("reference", "reference-onnx", "reference-onnx-int8", *_MEDIAPIPE, *_UNAVAILABLE)
+MODELS = ("reference", "reference-onnx", "reference-onnx-int8", "reference-coreml-int8", *_MEDIAPIPE)
 
 
 def load_runner(name_or_path: str, input_size: tuple[int, int] = (256, 256), threads: int = 2) -> Runner:
@@ -151,6 +164,8 @@ def load_runner(name_or_path: str, input_size: tuple[int, int] = (256, 256), thr
         return _reference_onnx(width, height, threads)
     if name_or_path == "reference-onnx-int8":
         return _reference_onnx_int8(width, height, threads)
+    if name_or_path == "reference-coreml-int8":
+        return _reference_coreml_int8(width, height, threads)
     if name_or_path in _MEDIAPIPE:
         from vbbench.models.mediapipe import mediapipe_runner
 
@@ -160,6 +175,10 @@ def load_runner(name_or_path: str, input_size: tuple[int, int] = (256, 256), thr
         raise ModelError(f"{name_or_path}: {_UNAVAILABLE[name_or_path]}; available: reference, reference-onnx, "
                          f"reference-onnx-int8, {', '.join(_MEDIAPIPE)}, or a path to an .onnx file")
     path = Path(name_or_path)
+    if path.suffix == ".mlpackage":
+        from vbbench.models.coreml import coreml_runner
+
+        return coreml_runner(path, path.stem)
     if path.suffix == ".onnx":
         if not path.is_file():
             raise ModelError(f"{path}: no such ONNX file")
