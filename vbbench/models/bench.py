@@ -63,8 +63,9 @@ def benchmark(runner: Runner, sizes: list[tuple[int, int]], frames: int = 60, wa
                 marks.append(time.perf_counter())
                 matte = cv2.resize(alpha.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
                 marks.append(time.perf_counter())
-                weight = matte[:, :, None]
-                composite = (frame * weight + background * (1.0 - weight)).astype(np.uint8)
+                # One SIMD pass per pixel (frame·α + background·(1 − α)); numpy's float64 version
+                # took 40 ms at 720p, more than the network.
+                composite = cv2.blendLinear(frame, background, matte, 1.0 - matte)
                 marks.append(time.perf_counter())
                 writer.write(composite)
                 marks.append(time.perf_counter())
