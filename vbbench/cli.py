@@ -359,7 +359,7 @@ def train(
 
 @app.command()
 def export(
-    to: Annotated[str, typer.Option("--to", help="Format: onnx.")] = "onnx",
+    to: Annotated[str, typer.Option("--to", help="Format: onnx, or coreml (an int8-weight .mlpackage; extra `coreml`).")] = "onnx",
     out: Annotated[Path, typer.Option("--out", help="Output file.")] = Path("reference.onnx"),
     input_size: Annotated[str, typer.Option("--input", help="Fixed input WxH: 256x256, or 256x144 for 16:9.")] = "256x256",
     int8: Annotated[bool, typer.Option("--int8", help="Also write OUT-int8.onnx: static QDQ per-channel int8, calibrated on 16 sample training images.")] = False,
@@ -367,9 +367,28 @@ def export(
     """Export the shipped reference weights (extra `model`), checked against PyTorch (max |Δ| < 1e-4)."""
     from vbbench.models.registry import ModelError, _reference_model
 
-    if to != "onnx":
-        raise fail(f"--to {to}: only onnx is implemented (Core ML int8 export is not, yet)") from None
+    if to not in ("onnx", "coreml"):
+        raise fail(f"--to {to}: choose onnx or coreml") from None
     width, height = _size(input_size)
+    if to == "coreml":
+        try:
+            import numpy as np
+            import torch
+
+            from vbbench.models.coreml import EmulatedProgram, export_coreml
+            from vbbench.models.train import sample_set, to_input
+
+            model = _reference_model()
+            path = export_coreml(model, out, width, height)
+            program = EmulatedProgram(path)
+            batch = np.stack([to_input(image, width, height) for image in sample_set(3, seed=3).images])
+            with torch.no_grad():
+                difference = float((program(torch.from_numpy(batch)) - model(torch.from_numpy(batch))).abs().max())
+        except (ModelError, ValueError) as problem:
+            raise fail(str(problem)) from None
+        typer.echo(f"wrote {path} (ML program, {program.int8_weights} int8 weight tensors, input {width}x{height}); "
+                   f"max |int8 emulated - PyTorch| = {difference:.2e}")
+        return
     try:
         from vbbench.models.export import OPSET, export_onnx, max_abs_difference
 
