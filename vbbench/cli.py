@@ -532,7 +532,9 @@ def browse(
         return
     import fiftyone as fo
 
-    session = fo.launch_app(built, port=port, address="127.0.0.1", auto=False)
+    # The session itself holds the worst-case view: a session on the bare dataset pushes its own
+    # (empty) view to the browser and can race the URL's ?view= away.
+    session = fo.launch_app(built, view=built.load_saved_view(worst), port=port, address="127.0.0.1", auto=False)
     typer.echo(f"worst cases: {browsing.view_url(dataset_name, worst, port)}", color=False)
     session.wait(-1)
 
