@@ -88,11 +88,15 @@ def test_shipped_weights_and_their_training_record():
     assert record["final"]["validation_mad"] < 0.15  # a tiny CPU budget: it learns, it is no good model
 
 
-def test_registry_suggests_names_and_explains_missing_baselines():
+def test_registry_suggests_names_and_explains_missing_baselines(tmp_path):
     with pytest.raises(registry.ModelError, match="unknown model 'referense'; did you mean reference"):
         registry.load_runner("referense")
-    with pytest.raises(registry.ModelError, match="mediapipe-general: MediaPipe selfie segmentation"):
-        registry.load_runner("mediapipe-general")
+    with pytest.raises(registry.ModelError, match="unknown model 'mediapipe-landscap'; did you mean mediapipe-landscape"):
+        registry.load_runner("mediapipe-landscap")
+    with pytest.raises(registry.ModelError, match="mine.onnx: no such ONNX file"):
+        registry.load_runner(str(tmp_path / "mine.onnx"))
+    assert set(registry.MODELS) == {"reference", "reference-onnx", "reference-onnx-int8", "reference-coreml-int8",
+                                    "mediapipe-general", "mediapipe-landscape"}
 
 
 def test_onnx_export_matches_pytorch(tmp_path):
