@@ -65,3 +65,14 @@ def test_a_folder_that_is_not_a_package_is_refused(tmp_path):
     (tmp_path / "fake.mlpackage").mkdir()
     with pytest.raises(ModelError, match="fake.mlpackage: not an .mlpackage \\(no Manifest.json\\)"):
         load_runner(str(tmp_path / "fake.mlpackage"))
+
+
+def test_registered_coreml_baseline_follows_the_shipped_weights(tmp_path, monkeypatch):
+    from vbbench.models.train import sample_set, to_input
+
+    monkeypatch.setenv("VBBENCH_HOME", str(tmp_path))
+    coreml = load_runner("reference-coreml-int8", (256, 144))
+    reference = load_runner("reference", (256, 144))
+    assert (coreml.input_width, coreml.input_height) == (256, 144) and coreml.notes == EMULATED
+    batch = np.stack([to_input(image, 256, 144) for image in sample_set(2, seed=5).images])
+    assert np.abs(coreml.predict(batch) - reference.predict(batch)).mean() < 0.02  # measured 0.0025

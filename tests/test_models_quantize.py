@@ -63,3 +63,16 @@ def test_int8_output_is_close_to_float(float_and_int8):
 def test_quantize_needs_calibration_images(float_and_int8, tmp_path):
     with pytest.raises(ValueError, match="float.onnx: int8 calibration needs at least one image"):
         quantize_onnx(float_and_int8[0], tmp_path / "x.onnx", [])
+
+
+def test_registered_int8_baseline_follows_the_shipped_weights(tmp_path, monkeypatch):
+    from vbbench.models.registry import load_runner
+
+    monkeypatch.setenv("VBBENCH_HOME", str(tmp_path))
+    int8 = load_runner("reference-onnx-int8", (256, 144))
+    reference = load_runner("reference", (256, 144))
+    assert (int8.input_width, int8.input_height) == (256, 144)
+    assert list((tmp_path / "models").glob("*-256x144*-int8.onnx"))
+    batch = np.stack(calibration_batches(sample_set(2, seed=5).images, 256, 144))[:, 0]
+    difference = np.abs(int8.predict(batch) - reference.predict(batch))
+    assert difference.mean() < 0.05  # measured 0.017 on rendered portraits
