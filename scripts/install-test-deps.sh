@@ -18,4 +18,4 @@ fi
 
 python -m pip install -q --upgrade pip
 python -m pip install -q "torch==2.13.0"
-python -m pip install -q -e ".[dev,dist,model,app]"
+python -m pip install -q -e ".[dev,dist,model,app,coreml,mediapipe]"
