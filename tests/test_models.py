@@ -144,3 +144,34 @@ def test_bench_reports_every_stage(tmp_path):
     assert set(report["ms"]) == {"resize_in", "inference", "resize_back", "composite", "encode"}
     assert report["fps"] == pytest.approx(1000.0 / sum(report["ms"].values()))
     assert "25 FPS" in result.output
+
+
+def test_composite_replaces_the_background_of_a_video(tmp_path):
+    import cv2
+
+    from vbbench.io import write_png
+    from vbbench.sample import render_portrait
+
+    portrait, _ = render_portrait(7, 0, 240, 320)
+    frame = cv2.resize(portrait, (256, 144))
+    video = tmp_path / "call.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (256, 144))
+    for _ in range(4):
+        writer.write(frame)
+    writer.release()
+    background = np.zeros((50, 80, 3), np.uint8)
+    background[:] = (0, 255, 0)  # pure green
+    write_png(tmp_path / "green.png", background)
+    out = tmp_path / "out.mp4"
+    result = runner.invoke(app, ["composite", str(video), "--background", str(tmp_path / "green.png"),
+                                 "--out", str(out), "--model", "reference"])
+    assert result.exit_code == 0, result.output
+    assert "4 frames at 256x144" in result.output
+    capture = cv2.VideoCapture(str(out))
+    ok, first = capture.read()
+    assert ok and first.shape == (144, 256, 3)
+    # a corner is background in the portrait: it turns green
+    assert first[2:10, 2:10, 1].mean() > 150 and first[2:10, 2:10, 2].mean() < 100
+    bad = runner.invoke(app, ["composite", str(tmp_path / "none.mp4"), "--background", str(tmp_path / "green.png"),
+                              "--model", "reference"])
+    assert bad.exit_code == 1 and "none.mp4: cannot be opened as a video" in bad.output

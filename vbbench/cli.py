@@ -465,6 +465,28 @@ def bench(
         atomic_write_text(json_out, json.dumps({"model": runner.metadata(), "frames": reports}, indent=1) + "\n")
 
 
+@app.command()
+def composite(
+    video: Annotated[Path, typer.Argument(help="Input video (anything OpenCV reads).")],
+    background: Annotated[Path, typer.Option("--background", help="Background image.")],
+    out: Annotated[Path, typer.Option("--out", help="Output video (.mp4).")] = Path("composited.mp4"),
+    model: Annotated[str, typer.Option("--model", help="A registered model or an .onnx path.")] = "reference-onnx",
+    input_size: Annotated[str, typer.Option("--input", help="Model input WxH (256x144 keeps 16:9).")] = "256x144",
+    threads: Annotated[int, typer.Option("--threads", min=1, help="Runtime threads.")] = 2,
+) -> None:
+    """Replace the background of a video with a model's mattes (the virtual background itself)."""
+    from vbbench.models.bench import composite_video
+    from vbbench.models.registry import ModelError, load_runner
+
+    try:
+        runner = load_runner(model, _size(input_size), threads)
+        result = composite_video(runner, video, background, out)
+    except (ModelError, ValueError) as problem:
+        raise fail(str(problem)) from None
+    typer.echo(f"wrote {out}: {result['frames']} frames at {result['width']}x{result['height']}, "
+               f"{result['fps']:.1f} frames/s end to end")
+
+
 # ---- browse / leaderboard ------------------------------------------------------------------
 
 
