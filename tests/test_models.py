@@ -175,3 +175,14 @@ def test_composite_replaces_the_background_of_a_video(tmp_path):
     bad = runner.invoke(app, ["composite", str(tmp_path / "none.mp4"), "--background", str(tmp_path / "green.png"),
                               "--model", "reference"])
     assert bad.exit_code == 1 and "none.mp4: cannot be opened as a video" in bad.output
+
+
+def test_fine_tuning_starts_from_the_pretrained_weights(tmp_path):
+    data, validation = sample_set(2, seed=1, width=60, height=80), sample_set(1, seed=2, width=60, height=80)
+    config = TrainConfig(steps=2, batch=2, width=32, height=32, validate_every=2, checkpoint_every=2, unet=TINY)
+    train(data, validation, config, tmp_path / "pre", progress=False)
+    pre = torch.load(tmp_path / "pre" / "weights.pt", weights_only=True)
+    zero_steps = TrainConfig(**{**config.__dict__, "steps": 0})
+    train(data, validation, zero_steps, tmp_path / "fine", progress=False, initial_weights=tmp_path / "pre" / "weights.pt")
+    fine = torch.load(tmp_path / "fine" / "weights.pt", weights_only=True)
+    assert all(torch.equal(pre[name], fine[name]) for name in pre)  # no step yet: the pre-trained weights

@@ -331,6 +331,10 @@ def train(
     pool: Annotated[int, typer.Option("--pool", min=1, help="Portraits rendered for --dataset sample.")] = 256,
     seed: Annotated[int, typer.Option("--seed", help="Seed of weights, batches and augmentation.")] = 0,
     validate_every: Annotated[int, typer.Option("--validate-every", min=1, help="Steps between validation MADs.")] = 100,
+    then: Annotated[Optional[str], typer.Option("--then", help="Fine-tune afterwards on 'sample' or 'folders' (--then-images/--then-alpha), into OUT/then.")] = None,
+    then_images: Annotated[Optional[Path], typer.Option("--then-images", help="Fine-tuning images (with --then folders).")] = None,
+    then_alpha: Annotated[Optional[Path], typer.Option("--then-alpha", help="Fine-tuning mattes (with --then folders).")] = None,
+    then_steps: Annotated[int, typer.Option("--then-steps", min=1, help="Fine-tuning steps.")] = 1000,
 ) -> None:
     """Train the reference U-Net with the seed paper's recipe (extra `model`); resumable.
 
@@ -352,6 +356,17 @@ def train(
         config = training.TrainConfig(steps=steps, batch=batch, learning_rate=lr, width=width, height=height,
                                       seed=seed, validate_every=validate_every)
         record = training.train(data, validation, config, out)
+        if then is not None:
+            # The paper's recipe: pre-train on the large set, then fine-tune on the high-quality one.
+            if then == "sample":
+                second = training.sample_set(pool, seed=1)
+            elif then == "folders" and then_images and then_alpha:
+                second = training.folder_set(then_images, then_alpha)
+            else:
+                raise fail("--then takes 'sample', or 'folders' with --then-images and --then-alpha") from None
+            fine = training.TrainConfig(**{**config.__dict__, "steps": then_steps})
+            record = training.train(second, validation, fine, out / "then", initial_weights=out / "weights.pt")
+            out = out / "then"
     except ValueError as problem:
         raise fail(str(problem)) from None
     typer.echo(f"trained {record['steps']} steps; final loss {record['final']['total']:.4f}, "

@@ -148,8 +148,11 @@ def _save_checkpoint(path: Path, model, optimiser, step: int, rng: np.random.Gen
 
 
 def train(data: TrainingSet, validation: TrainingSet, config: TrainConfig, out_dir: Path,
-          progress: bool = True, on_step: Callable[[int, dict], None] | None = None) -> dict:
+          progress: bool = True, on_step: Callable[[int, dict], None] | None = None,
+          initial_weights: Path | None = None) -> dict:
     """Train (or resume training) and write ``checkpoint.pt``, ``weights.pt`` and ``record.json``.
+
+    ``initial_weights`` starts from pre-trained weights (the fine-tuning stage of the recipe).
 
     Returns
     -------
@@ -169,6 +172,9 @@ def train(data: TrainingSet, validation: TrainingSet, config: TrainConfig, out_d
     rng = np.random.default_rng(config.seed)
     step, history = 0, []
     checkpoint = out_dir / "checkpoint.pt"
+    if initial_weights is not None and not checkpoint.exists():
+        # Fine-tuning: start from the pre-trained weights with a fresh optimiser.
+        model.load_state_dict(torch.load(initial_weights, weights_only=True))
     if checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
         model.load_state_dict(state["model"])
