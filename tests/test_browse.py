@@ -58,13 +58,16 @@ def expected_worst(demo_dir: Path, model: str) -> list[str]:
 def test_browse_builds_views_and_updates_in_place(demo):
     demo_dir, env = demo
     runs = [str(demo_dir / "scores" / model) for model in MODELS]
+    manifest = demo_dir.parent / "manifest.csv"  # as a prepared variant writes it
+    manifest.write_text("id,source_id,split,group\n" + "".join(
+        f"sample_{i:04d},sample_{i:04d},test,g{i // 2}\n" for i in range(4)))
     code = f"""
 import json
 import fiftyone as fo
 from vbbench import browse
 runs = [browse.load_run(path) for path in {runs!r}]
 browse.build("vbbench-test", runs[:1], {str(demo_dir / "images")!r}, "generated")
-dataset = browse.build("vbbench-test", runs, {str(demo_dir / "images")!r}, "generated")
+dataset = browse.build("vbbench-test", runs, {str(demo_dir / "images")!r}, "generated", {str(manifest)!r})
 again = browse.build("vbbench-test", runs, {str(demo_dir / "images")!r}, "generated")
 worst = dataset.load_saved_view("worst-mad-sim_holes")
 sample = dataset.first()
@@ -75,6 +78,8 @@ print(json.dumps({{
     "error_is_heatmap": type(sample["sim_holes_error"]).__name__,
     "gt_range": sample["gt_matte"].range,
     "active": dataset.app_config.active_fields.paths,
+    "groups": dict(zip(dataset.values("image_id"), dataset.values("group"))),
+    "splits": sorted(set(dataset.values("split"))),
 }}))
 """
     result = fiftyone(env, code)
@@ -85,6 +90,8 @@ print(json.dumps({{
     assert result["worst_mad"] == sorted(result["worst_mad"], reverse=True)
     assert result["error_is_heatmap"] == "Heatmap" and result["gt_range"] == [0, 255]
     assert "gt_matte" in result["active"] and "sim_holes_error" in result["active"]
+    assert result["groups"] == {"sample_0000": "g0", "sample_0001": "g0", "sample_0002": "g1", "sample_0003": "g1"}
+    assert result["splits"] == ["test"]
 
 
 def test_browse_without_images_for_gt_scored_runs_says_what_to_pass(demo):

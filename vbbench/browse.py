@@ -100,7 +100,8 @@ def _find_image(images: dict[str, Path], image_id: str, where: Path) -> Path:
     return images[image_id]
 
 
-def build(name: str, runs: list[ScoreRun], images_dir: str | os.PathLike, variant: str = "original"):
+def build(name: str, runs: list[ScoreRun], images_dir: str | os.PathLike, variant: str = "original",
+          manifest: str | os.PathLike | None = None):
     """Create or update the persistent FiftyOne dataset ``name`` from score runs.
 
     Parameters
@@ -113,6 +114,9 @@ def build(name: str, runs: list[ScoreRun], images_dir: str | os.PathLike, varian
         The colour images the models saw, ids as in the runs.
     variant : str
         Variant the runs scored.
+    manifest : path, optional
+        The prepared variant's ``manifest.csv``: adds each image's ``split``, shooting-session
+        ``group`` and ``source_id`` as fields (and the split as a tag).
 
     Returns
     -------
@@ -135,6 +139,14 @@ def build(name: str, runs: list[ScoreRun], images_dir: str | os.PathLike, varian
     ]
     if new:
         dataset.add_samples(new)
+    if manifest is not None:
+        rows = pd.read_csv(manifest, dtype=str, keep_default_na=False).set_index("id")
+        unknown = [image_id for image_id in ground_truth if image_id not in rows.index]
+        if unknown:
+            raise BrowseError(f"{manifest}: no row for {', '.join(unknown[:5])}")
+        for column in ("split", "group", "source_id"):
+            if column in rows.columns:
+                dataset.set_values(column, {f"{variant}/{i}": rows.at[i, column] for i in ground_truth}, key_field="key")
     dataset.set_values(
         "gt_matte",
         {key: fo.Heatmap(map_path=str(path.resolve()), range=[0, 255]) for key, path in zip(keys, ground_truth.values())},

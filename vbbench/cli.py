@@ -553,12 +553,13 @@ def browse(
             raise browsing.BrowseError("the runs were scored with --gt: pass --images with the scored images")
         dataset_name = name or f"vbbench-{set_name or 'runs'}"
         for variant, variant_runs in by_variant.items():
-            folder = images
+            folder, manifest = images, None
             if folder is None:
                 from vbbench.variants import variant_paths
 
-                folder = variant_paths(set_name, variant, data_dir).images
-            built = browsing.build(dataset_name, variant_runs, folder, variant)
+                paths = variant_paths(set_name, variant, data_dir)
+                folder, manifest = paths.images, paths.manifest  # the manifest adds split and group
+            built = browsing.build(dataset_name, variant_runs, folder, variant, manifest)
     except (browsing.BrowseError, ValueError, FileNotFoundError) as problem:
         raise fail(str(problem)) from None
     worst = f"worst-mad-{browsing.field_name(loaded[-1].model)}"
