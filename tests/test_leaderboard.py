@@ -55,9 +55,11 @@ def test_build_is_deterministic_and_sorted_by_mad(tmp_path):
     shutil.copytree(COMMITTED / "results", shuffled)
     assert boards.render(shuffled) == first
     table = first["README.md"].split("## sample / generated / whole")[1].split("## ")[0]
-    models = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| sim-")]
     mads = {r["model"]["name"]: r["summary"]["scores"]["whole"]["mad"]["mean"] for r in load_results(shuffled)}
-    assert models == sorted(mads, key=mads.get)
+    models = [cell for cell in (line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| "))
+              if cell in mads]
+    assert models == sorted(mads, key=lambda name: (mads[name], name))
+    assert {"reference", "reference-onnx"} <= set(models)  # the shipped baselines are on the board
     assert "| MAD (×1e-3) |" in table and "| SAD (÷1000) |" in table
     good = committed_result()["summary"]["scores"]["whole"]["mad"]
     assert f"{good['mean'] * 1e3:.3f} [{good['ci95'][0] * 1e3:.3f}, {good['ci95'][1] * 1e3:.3f}]" in table

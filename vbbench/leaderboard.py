@@ -279,9 +279,17 @@ def check(results_dir: str | os.PathLike, out_dir: str | os.PathLike) -> list[st
     return stale
 
 
+#: Shipped baselines put on the sample board: deterministic on one kind of machine, no download.
+SAMPLE_BASELINES = ("reference", "reference-onnx")
+
+
 def sample_results(results_dir: str | os.PathLike, date: str, count: int = 40, seed: int = 0,
-                   workers: int | None = None, progress: bool = False) -> list[Path]:
-    """Score the embedded sample's simulated models and write their results files.
+                   workers: int | None = None, progress: bool = False,
+                   baselines: tuple[str, ...] = SAMPLE_BASELINES) -> list[Path]:
+    """Score the embedded sample's simulated models and shipped baselines; write results files.
+
+    The shipped baselines (``baselines``, extra ``model``) predict the sample at 256×256 with
+    the weights in ``vbbench/models/weights`` and are scored like any model.
 
     Generates the sample (``count`` portraits, ``seed``) in a temporary folder, scores every
     simulated model against the ground truth with trimaps, and writes one results file per model
@@ -313,5 +321,19 @@ def sample_results(results_dir: str | os.PathLike, date: str, count: int = 40, s
                 "name": model, "simulated": True,
                 "description": "synthetic degradation of the ground truth (vbbench.sample), not a model",
             }, date)
+            written.append(write_result(document, results_dir))
+        for name in baselines:
+            from vbbench.models.predict import predict_folder
+            from vbbench.models.registry import load_runner
+
+            runner = load_runner(name, (256, 256), threads=2)
+            predictions = root / "predictions" / name
+            metadata = predict_folder(runner, root / "images", predictions, progress=progress)["model"]
+            result = score_directories(predictions, root / "alpha", root / "trimaps",
+                                       workers=workers, progress=progress, dataset=dataset)
+            summary = result.summary
+            summary["options"].update(pred_dir=f"predictions/{name}", gt_dir="alpha", trimap_dir="trimaps")
+            metadata["description"] = metadata.pop("notes", "")
+            document = make_result(summary, {**metadata, "simulated": False}, date)
             written.append(write_result(document, results_dir))
     return written
