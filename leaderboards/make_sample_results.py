@@ -1,23 +1,38 @@
-"""Regenerate the committed sample results: `python leaderboards/make_sample_results.py [DATE]`.
+"""Regenerate the committed sample results: `python leaderboards/make_sample_results.py [DATE] [--bench]`.
 
-Scores the embedded sample's simulated models and writes leaderboards/results/sample/generated/,
-then rebuilds the leaderboards. The date defaults to the one already recorded, so a rerun
-reproduces the committed files byte for byte.
+Scores the embedded sample's simulated models and shipped baselines and writes
+leaderboards/results/sample/generated/, then rebuilds the leaderboards. The date defaults to the
+one already recorded and the baselines' speeds to the ones already recorded, so a rerun
+reproduces the committed files byte for byte; `--bench` measures the speeds anew with
+`vbbench bench` (whole pipeline, ONNX Runtime, 2 threads, 256x144 input).
 """
 
 import json
 import sys
 from pathlib import Path
 
-from vbbench.leaderboard import build, sample_results
+from vbbench.leaderboard import SAMPLE_BASELINES, build, sample_results
 
 HERE = Path(__file__).resolve().parent
 
 if __name__ == "__main__":
     recorded = sorted((HERE / "results" / "sample" / "generated").glob("*.json"))
-    date = sys.argv[1] if len(sys.argv) > 1 else (
+    arguments = [a for a in sys.argv[1:] if not a.startswith("--")]
+    date = arguments[0] if arguments else (
         json.loads(recorded[0].read_text())["date"] if recorded else "2026-11-25")
-    for path in sample_results(HERE / "results", date, workers=2, progress=True):
+    speeds = {}
+    for name in SAMPLE_BASELINES:
+        path = HERE / "results" / "sample" / "generated" / f"{name}.json"
+        if path.exists() and json.loads(path.read_text())["model"].get("speed"):
+            speeds[name] = json.loads(path.read_text())["model"]["speed"]
+    if "--bench" in sys.argv:
+        from vbbench.models.bench import benchmark
+        from vbbench.models.registry import load_runner
+
+        runner = load_runner("reference-onnx", (256, 144), threads=2)
+        reports = benchmark(runner, [(640, 360), (1280, 720), (1920, 1080)], frames=60)
+        speeds = {name: {r["size"]: round(r["fps"], 1) for r in reports} for name in SAMPLE_BASELINES if name == "reference-onnx"}
+    for path in sample_results(HERE / "results", date, workers=2, progress=True, speeds=speeds):
         print("wrote", path.relative_to(HERE.parent))
     for path in build(HERE / "results", HERE):
         print("wrote", path.relative_to(HERE.parent))

@@ -285,11 +285,14 @@ SAMPLE_BASELINES = ("reference", "reference-onnx")
 
 def sample_results(results_dir: str | os.PathLike, date: str, count: int = 40, seed: int = 0,
                    workers: int | None = None, progress: bool = False,
-                   baselines: tuple[str, ...] = SAMPLE_BASELINES) -> list[Path]:
+                   baselines: tuple[str, ...] = SAMPLE_BASELINES,
+                   speeds: dict[str, dict[str, float]] | None = None) -> list[Path]:
     """Score the embedded sample's simulated models and shipped baselines; write results files.
 
     The shipped baselines (``baselines``, extra ``model``) predict the sample at 256×256 with
-    the weights in ``vbbench/models/weights`` and are scored like any model.
+    the weights in ``vbbench/models/weights`` and are scored like any model. ``speeds`` gives a
+    baseline's ``vbbench bench`` FPS per frame size (measured, so not reproducible: it is kept as
+    given and left out of CI's re-scoring comparison).
 
     Generates the sample (``count`` portraits, ``seed``) in a temporary folder, scores every
     simulated model against the ground truth with trimaps, and writes one results file per model
@@ -334,6 +337,7 @@ def sample_results(results_dir: str | os.PathLike, date: str, count: int = 40, s
             summary = result.summary
             summary["options"].update(pred_dir=f"predictions/{name}", gt_dir="alpha", trimap_dir="trimaps")
             metadata["description"] = metadata.pop("notes", "")
-            document = make_result(summary, {**metadata, "simulated": False}, date)
+            speed = (speeds or {}).get(name)
+            document = make_result(summary, {**metadata, "simulated": False, "speed": speed}, date)
             written.append(write_result(document, results_dir))
     return written
