@@ -67,13 +67,14 @@ def ranking_table(summaries: dict[str, dict[str, Any]], region: str = "whole") -
     ...            "scores": {"whole": {"mad": {"mean": 0.01, "ci95": [0.009, 0.011]}}}}
     >>> print(ranking_table({"m": summary}))  # doctest: +NORMALIZE_WHITESPACE
     region: whole; mean ± half-width of the 95% bootstrap CI
-    model    MAD ×1e3
+    model MAD raw×1e3
     m      10.00±1.00
     """
     first = next(iter(summaries.values()))
     names = [name for name in TABLE_METRICS if name in first["scores"][region]]
     headers = {
-        name: f"{name.upper()} {'÷1000' if first['metrics'][name]['display_scale'] < 1 else '×1e3'}"
+        # The same notation as `vbbench score`'s table: the value shown is raw × the factor.
+        name: f"{name.upper()} raw{'×1e-3' if first['metrics'][name]['display_scale'] < 1 else '×1e3'}"
         for name in names
     }
     ordered = sorted(summaries, key=lambda model: summaries[model]["scores"][region]["mad"]["mean"])
