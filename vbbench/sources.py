@@ -147,9 +147,17 @@ _LAYOUTS = ("shen2016", "aisegment", "sample")
 
 
 def datasets_dir() -> Path:
-    """The folder of dataset cards: ``$VBBENCH_DATASETS_DIR`` or the checkout's ``datasets/``."""
+    """The folder of dataset cards: ``$VBBENCH_DATASETS_DIR``, the checkout's ``datasets/``, or the
+    copy an installed wheel carries (package ``vbbench_datasets``)."""
     override = os.environ.get("VBBENCH_DATASETS_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[1] / "datasets"
+    if override:
+        return Path(override)
+    checkout = Path(__file__).resolve().parents[1] / "datasets"
+    if checkout.is_dir():
+        return checkout
+    import vbbench_datasets  # a namespace package: the cards folder itself, no __init__.py
+
+    return Path(next(iter(vbbench_datasets.__path__)))
 
 
 def vbbench_home() -> Path:
