@@ -87,18 +87,23 @@ def test_call16x9_clamps_at_the_image_top_and_centres_without_subject():
     assert call16x9_crop(np.zeros((800, 600), np.uint8)) == (0, 231, 600, 569)
 
 
-def test_make_variants_writes_files_and_manifest_then_skips(tmp_path):
-    card = get_dataset("sample")
-    root = tmp_path / "raw"
+def raw_sample_set(root):
+    """Three small sample portraits in the raw layout, and their pair records."""
     pairs = []
+    for folder in ("images", "alpha"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
     for index in range(3):
         image, alpha = portrait(index, width=60, height=80)
-        for folder in ("images", "alpha"):
-            (root / folder).mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(root / "images" / f"sample_{index:04d}.png"), image)
         cv2.imwrite(str(root / "alpha" / f"sample_{index:04d}.png"), alpha)
         pairs.append({"id": f"sample_{index:04d}", "group": "group_0000", "image": f"images/sample_{index:04d}.png",
                       "matte": f"alpha/sample_{index:04d}.png"})
+    return root, pairs
+
+
+def test_make_variants_writes_files_and_manifest_then_skips(tmp_path):
+    card = get_dataset("sample")
+    root, pairs = raw_sample_set(tmp_path / "raw")
     data = tmp_path / "data"
     make_variants(card, root, data, pairs, progress=False)
     for variant in VARIANTS:
@@ -137,16 +142,7 @@ def test_an_interrupted_run_resumes_from_the_journal(tmp_path, monkeypatch):
     import vbbench.variants as variants_module
 
     card = get_dataset("sample")
-    root = tmp_path / "raw"
-    pairs = []
-    for index in range(3):
-        image, alpha = portrait(index, width=60, height=80)
-        for folder in ("images", "alpha"):
-            (root / folder).mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(root / "images" / f"sample_{index:04d}.png"), image)
-        cv2.imwrite(str(root / "alpha" / f"sample_{index:04d}.png"), alpha)
-        pairs.append({"id": f"sample_{index:04d}", "group": "group_0000", "image": f"images/sample_{index:04d}.png",
-                      "matte": f"alpha/sample_{index:04d}.png"})
+    root, pairs = raw_sample_set(tmp_path / "raw")
     data = tmp_path / "data"
     real_make_item = variants_module._make_item
     calls = []

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from vbbench.metrics import METRICS
 from vbbench.score import score_directories, write_outputs
 
 __all__ = ["run_demo", "ranking_table"]
@@ -72,11 +73,8 @@ def ranking_table(summaries: dict[str, dict[str, Any]], region: str = "whole") -
     """
     first = next(iter(summaries.values()))
     names = [name for name in TABLE_METRICS if name in first["scores"][region]]
-    headers = {
-        # The same notation as `vbbench score`'s table: the value shown is raw × the factor.
-        name: f"{name.upper()} raw{'×1e-3' if first['metrics'][name]['display_scale'] < 1 else '×1e3'}"
-        for name in names
-    }
+    # The same notation as `vbbench score`'s table, from the metric registry.
+    headers = {name: f"{name.upper()} {METRICS[name].display_unit}" for name in names}
     ordered = sorted(summaries, key=lambda model: summaries[model]["scores"][region]["mad"]["mean"])
     width = max(len(model) for model in ordered) + 2
     lines = [f"region: {region}; mean ± half-width of the 95% bootstrap CI",

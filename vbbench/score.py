@@ -382,7 +382,8 @@ class _Checkpoint:
     @staticmethod
     def stamp(task: PairTask) -> list[int]:
         files = [task.pred, task.gt] + ([task.trimap] if task.trimap else [])
-        return [value for path in files for value in (path.stat().st_size, path.stat().st_mtime_ns)]
+        stats = [path.stat() for path in files]  # one stat call per file
+        return [value for stat in stats for value in (stat.st_size, stat.st_mtime_ns)]
 
     def finished(self, task: PairTask) -> dict[str, Any] | None:
         record = self.done.get(task.image_id)
