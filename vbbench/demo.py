@@ -78,13 +78,13 @@ def ranking_table(summaries: dict[str, dict[str, Any]], region: str = "whole") -
     ordered = sorted(summaries, key=lambda model: summaries[model]["scores"][region]["mad"]["mean"])
     width = max(len(model) for model in ordered) + 2
     lines = [f"region: {region}; mean ± half-width of the 95% bootstrap CI",
-             "model".ljust(width) + "".join(headers[name].rjust(16) for name in names)]
+             "model".ljust(width) + "".join(headers[name].rjust(17) for name in names)]
     for model in ordered:
         cells = []
         for name in names:
             stats = summaries[model]["scores"][region][name]
             scale = summaries[model]["metrics"][name]["display_scale"]
             half = (stats["ci95"][1] - stats["ci95"][0]) / 2 * scale
-            cells.append(f"{stats['mean'] * scale:.2f}±{half:.2f}".rjust(16))
+            cells.append(f"{stats['mean'] * scale:.2f}±{half:.2f}".rjust(17))
         lines.append(model.ljust(width) + "".join(cells))
     return "\n".join(lines)
