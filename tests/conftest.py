@@ -4,9 +4,13 @@ beside the checkout, in CI too."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
+import yaml
+
+from _archives import HEIGHT_PX, WIDTH_PX
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -19,3 +23,23 @@ def conformance_cases():
     if not expected.exists():
         pytest.fail(f"{expected} is missing: the shared reference data must sit beside the checkout")
     return json.loads(expected.read_text())
+
+
+@pytest.fixture
+def small_cards(tmp_path, monkeypatch):
+    """Cards for tiny test images (the real layouts, expected sizes of the `_archives` builders), and
+    an empty $VBBENCH_HOME."""
+    from vbbench.sources import datasets_dir
+
+    cards = tmp_path / "cards"
+    shutil.copytree(datasets_dir(), cards)
+    for name, pairs in (("shen2016", 9), ("aisegment", 14)):
+        path = cards / name / "card.yaml"
+        card = yaml.safe_load(path.read_text())
+        card.update(expected_pairs=pairs, expected_width_px=WIDTH_PX, expected_height_px=HEIGHT_PX)
+        path.write_text(yaml.safe_dump(card))
+    monkeypatch.setenv("VBBENCH_DATASETS_DIR", str(cards))
+    monkeypatch.setenv("VBBENCH_HOME", str(tmp_path / "home"))
+    for name in ("SHEN2016", "AISEGMENT"):
+        monkeypatch.delenv(f"VBBENCH_{name}_URL", raising=False)
+    return cards

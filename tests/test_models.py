@@ -186,3 +186,60 @@ def test_fine_tuning_starts_from_the_pretrained_weights(tmp_path):
     train(data, validation, zero_steps, tmp_path / "fine", progress=False, initial_weights=tmp_path / "pre" / "weights.pt")
     fine = torch.load(tmp_path / "fine" / "weights.pt", weights_only=True)
     assert all(torch.equal(pre[name], fine[name]) for name in pre)  # no step yet: the pre-trained weights
+
+
+def test_train_reads_prepared_splits_aisegment_then_shen(small_cards, tmp_path):
+    """The paper's recipe through the CLI: pre-train on AISegment's train split, fine-tune on Shen's."""
+    import csv
+
+    from _archives import aisegment_entries, shen_entries, zip_bytes
+
+    data = tmp_path / "data"
+    archive = tmp_path / "ais.zip"
+    archive.write_bytes(zip_bytes(aisegment_entries()))
+    shen = tmp_path / "shen"
+    for name, content in shen_entries(train=6, test=3, wrap="").items():
+        (shen / name).parent.mkdir(parents=True, exist_ok=True)
+        (shen / name).write_bytes(content)
+    for name, source in (("aisegment", archive), ("shen2016", shen)):
+        prepared = runner.invoke(app, ["prepare", name, "--from", str(source), "--data-dir", str(data), "-q", "--workers", "1"])
+        assert prepared.exit_code == 0, prepared.output
+
+    result = runner.invoke(app, ["train", "--dataset", "aisegment", "--then", "shen2016", "--data-dir", str(data),
+                                 "--out", str(tmp_path / "run"), "--steps", "2", "--then-steps", "2", "--batch", "2",
+                                 "--input", "32x32", "--validate-every", "1"])
+    assert result.exit_code == 0, result.output
+    splits = {name: [row["split"] for row in csv.DictReader(open(data / name / "split.csv"))]
+              for name in ("aisegment", "shen2016")}
+    pre = json.loads((tmp_path / "run" / "record.json").read_text())
+    fine = json.loads((tmp_path / "run" / "then" / "record.json").read_text())
+    assert pre["data"].startswith(f"aisegment/train({splits['aisegment'].count('train')} items, split sha256 ")
+    assert pre["validation"].startswith(f"aisegment/test({splits['aisegment'].count('test')} items")
+    assert fine["data"].startswith("shen2016/train(6 items") and fine["validation"].startswith("shen2016/test(3 items")
+    assert [entry["step"] for entry in fine["history"]] == [1, 2]
+    assert f"trained 2 steps on shen2016/train(6 items" in result.output
+
+
+def test_train_names_an_unknown_or_unprepared_dataset(small_cards, tmp_path):
+    unknown = runner.invoke(app, ["train", "--dataset", "shen2061", "--data-dir", str(tmp_path)])
+    assert unknown.exit_code == 1
+    assert "unknown dataset 'shen2061'; did you mean 'shen2016'?" in unknown.output
+    assert "or use 'folders' with --images DIR and --alpha DIR" in unknown.output
+    missing = runner.invoke(app, ["train", "--dataset", "sample", "--then", "aisegment", "--data-dir", str(tmp_path),
+                                  "--out", str(tmp_path / "run")])
+    assert missing.exit_code == 1
+    assert f"{tmp_path / 'aisegment'} is not prepared: run `vbbench prepare aisegment --data-dir {tmp_path}` first" in missing.output
+    assert not (tmp_path / "run").exists()  # refused before the first stage trained
+
+
+def test_sixteen_bit_mattes_augment_like_eight_bit_ones():
+    from vbbench.models.train import augment
+
+    image, alpha8 = sample_set(1, seed=4, width=60, height=80).images[0], sample_set(1, seed=4, width=60, height=80).alphas[0]
+    alpha16 = alpha8.astype(np.uint16) * 257  # the same alpha: v/255 == 257·v/65535
+    config = TrainConfig(width=32, height=32)
+    _, from8 = augment(image, alpha8, config, np.random.default_rng(7))
+    _, from16 = augment(image, alpha16, config, np.random.default_rng(7))
+    assert from16.max() <= 1.0 and from8.max() > 0.5
+    # Only rounding differs: OpenCV interpolates 8-bit images in fixed point, to within one level.
+    assert np.abs(from16 - from8).max() <= 1 / 255

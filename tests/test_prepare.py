@@ -11,7 +11,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from _archives import HEIGHT_PX, WIDTH_PX, LocalServer, aisegment_entries, png, portrait, shen_entries, zip_bytes
+from _archives import LocalServer, aisegment_entries, png, portrait, shen_entries, zip_bytes
 from vbbench.cli import app
 from vbbench.sources import MANUAL_EXIT_CODE, datasets_dir
 from vbbench.variants import VARIANTS
@@ -87,23 +87,6 @@ def test_unknown_dataset_and_variant_errors(tmp_path):
     assert result.exit_code == 1 and "unknown dataset 'shen2061'; did you mean 'shen2016'?" in result.output
     result = invoke("score", tmp_path, "--dataset", "sample", "--variant", "rot30", "--data-dir", tmp_path / "none")
     assert result.exit_code == 1 and "run `vbbench prepare sample --data-dir" in result.output
-
-
-@pytest.fixture
-def small_cards(tmp_path, monkeypatch):
-    """Cards for tiny test images, and an empty $VBBENCH_HOME."""
-    cards = tmp_path / "cards"
-    shutil.copytree(datasets_dir(), cards)
-    for name, pairs in (("shen2016", 9), ("aisegment", 14)):
-        path = cards / name / "card.yaml"
-        card = yaml.safe_load(path.read_text())
-        card.update(expected_pairs=pairs, expected_width_px=WIDTH_PX, expected_height_px=HEIGHT_PX)
-        path.write_text(yaml.safe_dump(card))
-    monkeypatch.setenv("VBBENCH_DATASETS_DIR", str(cards))
-    monkeypatch.setenv("VBBENCH_HOME", str(tmp_path / "home"))
-    for name in ("SHEN2016", "AISEGMENT"):
-        monkeypatch.delenv(f"VBBENCH_{name}_URL", raising=False)
-    return cards
 
 
 def test_prepare_without_data_prints_the_steps_and_exits_3(small_cards, tmp_path):

@@ -320,9 +320,10 @@ def _size(text: str) -> tuple[int, int]:
 
 @app.command()
 def train(
-    dataset: Annotated[str, typer.Option("--dataset", help="'sample' (rendered on the fly) or 'folders' with --images/--alpha.")] = "sample",
+    dataset: Annotated[str, typer.Option("--dataset", help="'sample' (rendered on the fly), a prepared dataset (aisegment, shen2016: its train split), or 'folders' with --images/--alpha.")] = "sample",
     images: Annotated[Optional[Path], typer.Option("--images", help="Training images (with --dataset folders).")] = None,
     alpha: Annotated[Optional[Path], typer.Option("--alpha", help="Training mattes, paired with --images by relative path.")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Where prepared datasets live (default: $VBBENCH_HOME/data).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for checkpoint.pt, weights.pt and record.json; an existing checkpoint is resumed.")] = Path("runs/train"),
     steps: Annotated[int, typer.Option("--steps", min=1, help="Optimiser steps.")] = 2000,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size (the paper: 32).")] = 32,
@@ -331,46 +332,38 @@ def train(
     pool: Annotated[int, typer.Option("--pool", min=1, help="Portraits rendered for --dataset sample.")] = 256,
     seed: Annotated[int, typer.Option("--seed", help="Seed of weights, batches and augmentation.")] = 0,
     validate_every: Annotated[int, typer.Option("--validate-every", min=1, help="Steps between validation MADs.")] = 100,
-    then: Annotated[Optional[str], typer.Option("--then", help="Fine-tune afterwards on 'sample' or 'folders' (--then-images/--then-alpha), into OUT/then.")] = None,
+    then: Annotated[Optional[str], typer.Option("--then", help="Fine-tune afterwards, into OUT/then: 'sample', a prepared dataset, or 'folders' (--then-images/--then-alpha).")] = None,
     then_images: Annotated[Optional[Path], typer.Option("--then-images", help="Fine-tuning images (with --then folders).")] = None,
     then_alpha: Annotated[Optional[Path], typer.Option("--then-alpha", help="Fine-tuning mattes (with --then folders).")] = None,
     then_steps: Annotated[int, typer.Option("--then-steps", min=1, help="Fine-tuning steps.")] = 1000,
 ) -> None:
     """Train the reference U-Net with the seed paper's recipe (extra `model`); resumable.
 
+    The paper's recipe is `--dataset aisegment --then shen2016` after `vbbench prepare` of both.
     Augmentation: scale 1-1.15, rotation within ±30° (p 0.5), flip (p 0.5), crop. Loss: L1 + BCE +
-    Sobel gradient. Validation MAD on 16 held-out sample portraits.
+    Sobel gradient. Validation MAD on 16 items of the dataset's test split (16 rendered portraits
+    for 'sample' and 'folders'); it is only watched, never used to pick weights.
     """
     from vbbench.models import train as training
 
     width, height = _size(input_size)
     try:
-        if dataset == "sample":
-            data = training.sample_set(pool, seed=1)
-        elif dataset == "folders" and images and alpha:
-            data = training.folder_set(images, alpha)
-        else:
-            raise fail("use --dataset sample, or --dataset folders --images DIR --alpha DIR "
-                       "(e.g. a prepared train split)") from None
-        validation = training.sample_set(16, seed=2)
+        data, validation = training.training_data(dataset, data_dir=data_dir, images=images, alpha=alpha, pool=pool)
+        if then is not None:  # check the second stage's data before hours of the first
+            second, second_validation = training.training_data(
+                then, data_dir=data_dir, images=then_images, alpha=then_alpha, pool=pool)
         config = training.TrainConfig(steps=steps, batch=batch, learning_rate=lr, width=width, height=height,
                                       seed=seed, validate_every=validate_every)
         record = training.train(data, validation, config, out)
         if then is not None:
             # The paper's recipe: pre-train on the large set, then fine-tune on the high-quality one.
-            if then == "sample":
-                second = training.sample_set(pool, seed=1)
-            elif then == "folders" and then_images and then_alpha:
-                second = training.folder_set(then_images, then_alpha)
-            else:
-                raise fail("--then takes 'sample', or 'folders' with --then-images and --then-alpha") from None
             fine = training.TrainConfig(**{**config.__dict__, "steps": then_steps})
-            record = training.train(second, validation, fine, out / "then", initial_weights=out / "weights.pt")
+            record = training.train(second, second_validation, fine, out / "then", initial_weights=out / "weights.pt")
             out = out / "then"
     except ValueError as problem:
         raise fail(str(problem)) from None
-    typer.echo(f"trained {record['steps']} steps; final loss {record['final']['total']:.4f}, "
-               f"validation MAD {record['final'].get('validation_mad', float('nan')):.4f}; wrote {out}/weights.pt")
+    typer.echo(f"trained {record['steps']} steps on {record['data']}; final loss {record['final']['total']:.4f}, "
+               f"validation MAD {record['final'].get('validation_mad', float('nan')):.4f} (alpha, 0-1); wrote {out}/weights.pt")
 
 @app.command()
 def export(

@@ -6,9 +6,11 @@ L1 + BCE + Sobel gradient (:mod:`vbbench.models.loss`); pre-train on one set, th
 another (``then``). The 16:9 variant trains at 256×144.
 
 Data: ``sample`` renders portraits with :func:`vbbench.sample.render_portrait` (training seed 1,
-validation seed 2) into an in-memory pool once; any other source is a pair of folders of images
-and mattes paired by relative path. Each step draws its batch and augmentations from a seeded
-generator. Checkpoints hold the model, the optimiser, the step and the generator states and are
+validation seed 2) into an in-memory pool once; a prepared dataset (``vbbench prepare``) gives its
+train split, validated on evenly spaced items of its test split; any other source is a pair of
+folders of images and mattes paired by relative path. Files are decoded when a batch needs them —
+AISegment's train split alone is about 40 GB decoded. Each step draws its batch and augmentations
+from a seeded generator. Checkpoints hold the model, the optimiser, the step and the generator states and are
 written atomically, so ``train`` resumes exactly where an interrupted run stopped.
 """
 
@@ -18,7 +20,9 @@ import hashlib
 import io
 import json
 import math
+import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -29,7 +33,10 @@ import numpy as np
 from vbbench.io import atomic_write_bytes, atomic_write_text, read_image, read_matte
 from vbbench.metrics import mad
 
-__all__ = ["TrainConfig", "TrainingSet", "sample_set", "folder_set", "augment", "train"]
+__all__ = ["TrainConfig", "TrainingSet", "sample_set", "folder_set", "prepared_set", "training_data", "augment", "train"]
+
+#: Validation items taken from a prepared dataset's test split (evenly spaced in id order).
+VALIDATION_ITEMS = 16
 
 
 @dataclass(frozen=True)
@@ -53,11 +60,36 @@ class TrainConfig:
 
 @dataclass
 class TrainingSet:
-    """Images (BGR uint8) and mattes (uint8) held in memory, plus a name for the record."""
+    """Images (BGR uint8) and mattes (uint8 or uint16), plus a name for the record. The sequences
+    are lists in memory (the rendered sample) or :class:`DecodedOnAccess` files (real sets)."""
 
     name: str
-    images: list[np.ndarray]
-    alphas: list[np.ndarray]
+    images: Sequence[np.ndarray]
+    alphas: Sequence[np.ndarray]
+
+
+class DecodedOnAccess(Sequence):
+    """Image files read when indexed, so a set larger than memory can be sampled from.
+
+    Parameters
+    ----------
+    paths : list of path
+        The files, in index order.
+    reader : callable
+        ``path → array``, e.g. :func:`vbbench.io.read_image` or :func:`vbbench.io.read_matte`
+        (which raise errors naming the file).
+    """
+
+    def __init__(self, paths: list[Path], reader: Callable[[Path], np.ndarray]):
+        self.paths, self.reader = list(paths), reader
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return DecodedOnAccess(self.paths[index], self.reader)
+        return self.reader(self.paths[index])
 
 
 def sample_set(count: int, seed: int, width: int = 300, height: int = 400) -> TrainingSet:
@@ -73,18 +105,118 @@ def sample_set(count: int, seed: int, width: int = 300, height: int = 400) -> Tr
     return TrainingSet(f"sample(seed={seed}, count={count}, {width}x{height})", images, alphas)
 
 
+def _decoded_pairs(name: str, image_paths: list[Path], alpha_paths: list[Path]) -> TrainingSet:
+    return TrainingSet(name, DecodedOnAccess(image_paths, read_image), DecodedOnAccess(alpha_paths, read_matte))
+
+
 def folder_set(images_dir: Path, alpha_dir: Path) -> TrainingSet:
-    """Images and mattes paired by relative path without extension."""
+    """Images and mattes paired by relative path without extension, decoded when used.
+
+    Raises
+    ------
+    ValueError
+        If a matte has no image (naming the first few) or the folders share no id.
+    """
     from vbbench.score import find_mattes
 
     images, alphas = find_mattes(images_dir), find_mattes(alpha_dir)
     paired = sorted(set(images) & set(alphas))
     missing = sorted(set(alphas) - set(images))
-    if missing or not paired:
-        raise ValueError(f"{images_dir}: {len(missing)} mattes in {alpha_dir} have no image" if missing
-                         else f"{images_dir} and {alpha_dir} share no image id")
-    return TrainingSet(f"folders({images_dir}, {alpha_dir})", [read_image(images[i]) for i in paired],
-                       [read_matte(alphas[i]) for i in paired])
+    if missing:
+        raise ValueError(f"{images_dir}: {len(missing)} mattes in {alpha_dir} have no image "
+                         f"(first: {', '.join(missing[:3])})")
+    if not paired:
+        raise ValueError(f"{images_dir} and {alpha_dir} share no image id")
+    return _decoded_pairs(f"folders({images_dir}, {alpha_dir})", [images[i] for i in paired],
+                          [alphas[i] for i in paired])
+
+
+def prepared_set(name: str, data_dir: str | os.PathLike | None = None, split: str = "train",
+                 limit: int | None = None) -> TrainingSet:
+    """One split of a dataset prepared by ``vbbench prepare``, decoded when used.
+
+    Parameters
+    ----------
+    name : str
+        Registered dataset (``shen2016``, ``aisegment``, ``sample``); unknown names get a
+        did-you-mean error.
+    data_dir : path, optional
+        Where prepared datasets live (default ``$VBBENCH_HOME/data``).
+    split : {"train", "test"}
+        Which part of ``split.csv``.
+    limit : int, optional
+        Keep this many items, evenly spaced in id order (validation takes 16 of the test split).
+
+    Returns
+    -------
+    TrainingSet
+        Named ``<name>/<split>`` with the item count and the split file's sha256.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the dataset was not prepared in ``data_dir`` (the message has the command to run).
+    ValueError
+        If the split holds no item.
+
+    Examples
+    --------
+    >>> prepared_set("shen2016", "/nowhere")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: /nowhere/shen2016 is not prepared: run `vbbench prepare shen2016 --data-dir /nowhere` first
+    """
+    from vbbench.prepare import dataset_root
+    from vbbench.sources import default_data_dir, get_dataset
+    from vbbench.split import read_split, split_sha256
+    from vbbench.verify import read_pairs
+
+    card = get_dataset(name)
+    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    root = dataset_root(card, data_dir)
+    if root is None or not (data_dir / name / "verify" / "pairs.csv").is_file():
+        raise FileNotFoundError(f"{data_dir / name} is not prepared: run `vbbench prepare {name} --data-dir {data_dir}` first")
+    wanted = {row["id"] for row in read_split(card, data_dir) if row["split"] == split}
+    pairs = [pair for pair in read_pairs(data_dir, name) if pair["id"] in wanted]
+    if not pairs:
+        raise ValueError(f"{name}: the {split} split of {data_dir / name} holds no item")
+    if limit is not None and len(pairs) > limit:
+        pairs = [pairs[round(k * (len(pairs) - 1) / (limit - 1))] for k in range(limit)] if limit > 1 else pairs[:1]
+    label = f"{name}/{split}({len(pairs)} items, split sha256 {split_sha256(card, data_dir)[:12]})"
+    return _decoded_pairs(label, [root / pair["image"] for pair in pairs], [root / pair["matte"] for pair in pairs])
+
+
+def training_data(dataset: str, *, data_dir: str | os.PathLike | None = None, images: Path | None = None,
+                  alpha: Path | None = None, pool: int = 256) -> tuple[TrainingSet, TrainingSet]:
+    """The training set and its validation set for ``vbbench train --dataset``.
+
+    ``sample`` renders ``pool`` portraits (seed 1) and validates on 16 others (seed 2); a
+    registered dataset trains on its prepared train split and validates on 16 items of its test
+    split (only watched, never used to choose weights); ``folders`` trains on ``images``/``alpha``
+    and validates on the rendered sample.
+
+    Raises
+    ------
+    ValueError
+        For ``folders`` without both folders, an unknown dataset name (with a did-you-mean), or
+        a dataset that is not prepared.
+    """
+    from vbbench.sources import DatasetError
+
+    if dataset == "sample":
+        return sample_set(pool, seed=1), sample_set(VALIDATION_ITEMS, seed=2)
+    if dataset == "folders":
+        if images is None or alpha is None:
+            raise ValueError("--dataset folders needs --images DIR and --alpha DIR")
+        return folder_set(images, alpha), sample_set(VALIDATION_ITEMS, seed=2)
+    try:
+        return (prepared_set(dataset, data_dir, "train"),
+                prepared_set(dataset, data_dir, "test", limit=VALIDATION_ITEMS))
+    except (DatasetError, FileNotFoundError) as problem:
+        message = str(problem)
+        if isinstance(problem, DatasetError) and message.startswith("unknown dataset"):
+            message += "; or use 'folders' with --images DIR and --alpha DIR"
+        raise ValueError(message) from None
 
 
 def _affine(width_in: int, height_in: int, width: int, height: int, scale: float, angle_deg: float,
@@ -113,7 +245,8 @@ def augment(image: np.ndarray, alpha: np.ndarray, config: TrainConfig, rng: np.r
     if rng.random() < config.flip_probability:
         warped, matte = warped[:, ::-1], matte[:, ::-1]
     rgb = np.ascontiguousarray(warped[:, :, ::-1].transpose(2, 0, 1), dtype=np.float32) / 255.0
-    return rgb, (matte.astype(np.float32) / 255.0)[None]
+    full_scale = np.iinfo(alpha.dtype).max  # 255 for 8-bit mattes, 65535 for 16-bit ones
+    return rgb, (matte.astype(np.float32) / full_scale)[None]
 
 
 def to_input(image: np.ndarray, width: int, height: int) -> np.ndarray:
