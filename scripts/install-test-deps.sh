@@ -19,3 +19,10 @@ fi
 python -m pip install -q --upgrade pip
 python -m pip install -q "torch==2.13.0"
 python -m pip install -q -e ".[dev,dist,model,app,coreml,mediapipe]"
+
+# MediaPipe's own runtime, the reference for the MediaPipe baselines (tests/test_models_mediapipe.py).
+# mediapipe 0.10.21 pins numpy < 2, so it lives in its own environment, never imported by vbbench.
+if [ ! -x .venv-mediapipe/bin/python ] || ! .venv-mediapipe/bin/python -c "import mediapipe" 2>/dev/null; then
+  "$(python -c 'import sys; print(sys._base_executable)')" -m venv .venv-mediapipe
+  .venv-mediapipe/bin/python -m pip install -q "mediapipe==0.10.21"
+fi

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,3 +110,74 @@ def test_landscape_model_segments_the_sample_portraits(model_files):
         errors.append(np.abs(cv2.resize(predicted, (640, 360)) - alpha / 255.0).mean())
     # Measured 0.009 and 0.007 mean absolute alpha error; an all-background guess scores 0.17 and 0.13.
     assert max(errors) < 0.03, errors
+
+
+REFERENCE = Path(__file__).resolve().parent / "data" / "mediapipe"
+
+
+def _our_masks(name: str, images: list[Path], to_input=None) -> dict[str, np.ndarray]:
+    """vbbench's path for one model: the runner's input preparation, LiteRT, bilinear resize back."""
+    import cv2
+
+    from vbbench.io import read_image
+
+    runner = mediapipe.mediapipe_runner(name)
+    masks = {}
+    for path in images:
+        image = read_image(path)
+        prepared = runner.prepare(image) if to_input is None else to_input(image, runner.input_width, runner.input_height)
+        alpha = runner.predict(prepared[None])[0]
+        masks[path.name] = cv2.resize(alpha, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return masks
+
+
+def _reference_masks(folder: Path, name: str) -> dict[str, np.ndarray]:
+    from vbbench.io import read_matte
+
+    return {path.name: read_matte(path) / 65535.0 for path in sorted((folder / "masks" / name).glob("*.png"))}
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+def test_masks_match_mediapipes_own_runtime(model_files, name):
+    """tests/data/mediapipe holds masks made by mediapipe 0.10.21 itself (scripts/mediapipe_reference.py)
+    on portraits (600×800) and call frames (640×360). vbbench's runner agrees to within 2e-4 (the
+    16-bit coding of the reference is 8e-6); with plain area resizing it would not."""
+    from vbbench.models.train import to_input
+
+    record = json.loads((REFERENCE / "reference.json").read_text())
+    assert record["mediapipe"] == "0.10.21"
+    images = sorted((REFERENCE / "images").glob("*.png"))
+    assert {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in images} == record["images"]
+    reference, ours = _reference_masks(REFERENCE, name), _our_masks(name, images)
+    assert sorted(reference) == sorted(ours) and len(ours) == 4
+    for image_name, expected in reference.items():
+        difference = np.abs(ours[image_name] - expected)
+        assert difference.max() < 2e-4, (image_name, float(difference.max()))
+        assert difference.mean() < 1e-5, (image_name, float(difference.mean()))
+    area = _our_masks(name, images, to_input=to_input)  # what a generic resize would give instead
+    assert max(float(np.abs(area[k] - reference[k]).max()) for k in reference) > 0.3
+
+
+def test_masks_match_a_live_mediapipe_run(model_files, tmp_path):
+    """Re-make the reference masks now with mediapipe 0.10.21 itself and check that they equal the
+    committed ones. Its Python: $VBBENCH_MEDIAPIPE_PYTHON, else the .venv-mediapipe that
+    scripts/install-test-deps.sh makes (mediapipe pins numpy < 2, so it gets its own environment)."""
+    import os
+    import shutil
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    python = os.environ.get("VBBENCH_MEDIAPIPE_PYTHON") or str(repo / ".venv-mediapipe" / "bin" / "python")
+    if not Path(python).exists():
+        pytest.skip(f"{python} does not exist: run scripts/install-test-deps.sh, or set VBBENCH_MEDIAPIPE_PYTHON to a "
+                    "Python with mediapipe==0.10.21 (the committed masks are still checked by "
+                    "test_masks_match_mediapipes_own_runtime)")
+    shutil.copytree(REFERENCE / "images", tmp_path / "images")
+    made = subprocess.run([python, str(repo / "scripts" / "mediapipe_reference.py"), str(tmp_path)],
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr[-2000:]
+    for name in CATALOGUE:
+        live, committed = _reference_masks(tmp_path, name), _reference_masks(REFERENCE, name)
+        assert sorted(live) == sorted(committed)
+        for image_name in live:
+            assert np.abs(live[image_name] - committed[image_name]).max() <= 1 / 65535

@@ -1,6 +1,7 @@
 """`vbbench bench`: frames per second of the whole virtual-background pipeline, per stage.
 
-For each frame size: resize the frame to the model input (area), run the model, resize the matte
+For each frame size: resize the frame to the model input (area, or the model runtime's own
+resize), run the model, resize the matte
 back (bilinear), composite the person over a background image, and encode the frame into an mp4
 (OpenCV, mp4v). The seed paper's Table 2 measured the same pipeline on phones; this measures it
 on the machine at hand.
@@ -16,7 +17,6 @@ import cv2
 import numpy as np
 
 from vbbench.models.registry import Runner
-from vbbench.models.train import to_input
 
 __all__ = ["STAGES", "benchmark", "format_report", "PAPER"]
 
@@ -57,7 +57,7 @@ def benchmark(runner: Runner, sizes: list[tuple[int, int]], frames: int = 60, wa
             writer = cv2.VideoWriter(str(Path(folder) / "out.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 30, (width, height))
             for index in range(warmup + frames):
                 marks = [time.perf_counter()]
-                batch = to_input(frame, runner.input_width, runner.input_height)[None]
+                batch = runner.prepare(frame)[None]
                 marks.append(time.perf_counter())
                 alpha = runner.predict(batch)[0]
                 marks.append(time.perf_counter())
@@ -118,7 +118,7 @@ def composite_video(runner: Runner, video: Path, background: Path, out: Path, pr
             ok, frame = capture.read()
             if not ok:
                 break
-            alpha = runner.predict(to_input(frame, runner.input_width, runner.input_height)[None])[0]
+            alpha = runner.predict(runner.prepare(frame)[None])[0]
             matte = cv2.resize(alpha.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
             writer.write(cv2.blendLinear(frame, scenery, matte, 1.0 - matte))
             frames += 1

@@ -7,7 +7,11 @@ wheel with ``pip download --no-deps`` (an ordinary registry client) into
 ``$VBBENCH_HOME/mediapipe``, takes the two ``.tflite`` members out, checks their sha256 against
 ``mediapipe_models.json`` (package data) and caches them; the wheel is deleted afterwards. The files
 run under ``ai-edge-litert`` (extra ``mediapipe``), which coexists with numpy 2.4: float32 RGB input
-in [0, 1], NHWC, output a foreground probability map of the input size.
+in [0, 1], NHWC, output a foreground probability map of the input size. Images reach the network
+the way MediaPipe's own graph brings them (:func:`mediapipe_input`), so vbbench's numbers for
+these models are MediaPipe's: on rendered portraits the masks agree with ``mediapipe==0.10.21``'s
+``SelfieSegmentation`` to within 2e-4 (``tests/data/mediapipe_reference.npz``, made by
+``scripts/mediapipe_reference.py``).
 
 Example
 -------
@@ -30,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MODELS_FILE", "catalogue", "extract_models", "model_file", "mediapipe_runner"]
+__all__ = ["MODELS_FILE", "catalogue", "extract_models", "model_file", "mediapipe_input", "mediapipe_runner"]
 
 MODELS_FILE = Path(__file__).resolve().parent / "mediapipe_models.json"
 
@@ -130,6 +134,47 @@ def model_file(name: str, download: bool = True) -> Path:
     return path
 
 
+def mediapipe_input(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """An image as MediaPipe's ``ImageToTensorCalculator`` (CPU) gives it to the selfie models.
+
+    MediaPipe maps the corners of the whole image onto the corners of the tensor
+    (``cv::getPerspectiveTransform`` of the region's box points) and samples the 8-bit image with
+    ``cv::warpPerspective``, bilinear, no anti-aliasing, zero border (``keep_aspect_ratio: false``,
+    so a portrait is stretched to 256×144 by the landscape model), then scales to [0, 1]. So
+    tensor pixel ``x`` reads source ``x · W / width`` — not ``cv2.resize``'s half-pixel-centred
+    ``(x + 0.5) · W / width − 0.5`` and not an area average. The selfie models are sensitive to
+    this: with area resizing their masks move by up to 0.9 at edges.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        BGR uint8 image (H, W, 3), as :func:`vbbench.io.read_image` returns.
+    width, height : int
+        Tensor size (256×256, or 256×144 for the landscape model).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 RGB, CHW, in [0, 1].
+
+    Examples
+    --------
+    >>> image = np.zeros((4, 8, 3), np.uint8); image[:, :, 2] = 255   # pure red, BGR
+    >>> mediapipe_input(image, 4, 2)[:, 0, 0].tolist()                 # R, G, B of the first pixel
+    [1.0, 0.0, 0.0]
+    """
+    import cv2
+
+    source_height, source_width = image.shape[:2]
+    corners = np.float32([[0, source_height], [0, 0], [source_width, 0], [source_width, source_height]])
+    targets = np.float32([[0, height], [0, 0], [width, 0], [width, height]])
+    projection = cv2.getPerspectiveTransform(corners, targets)
+    rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    warped = cv2.warpPerspective(rgb, projection, (width, height), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return np.ascontiguousarray(warped.transpose(2, 0, 1), dtype=np.float32) / 255.0
+
+
 def mediapipe_runner(name: str, threads: int = 2, path: str | Path | None = None):
     """A :class:`vbbench.models.registry.Runner` for a MediaPipe selfie segmentation model.
 
@@ -171,4 +216,5 @@ def mediapipe_runner(name: str, threads: int = 2, path: str | Path | None = None
         return np.clip(np.stack(alphas), 0.0, 1.0)
 
     return Runner(name, width, height, "ai-edge-litert (TFLite)", None, digest, predict,
-                  f"Google MediaPipe selfie segmentation from {catalogue()['package']}")
+                  f"Google MediaPipe selfie segmentation from {catalogue()['package']}, "
+                  "input resized as MediaPipe's graph does", to_input=mediapipe_input)

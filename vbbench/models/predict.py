@@ -1,6 +1,7 @@
 """Run a model over a folder of images (a prepared variant, or any folder) and write mattes.
 
-Each image is resized to the model's input (area interpolation), predicted, and the alpha resized
+Each image is resized to the model's input (area interpolation, or the model's own runtime's
+resize: :meth:`Runner.prepare`), predicted, and the alpha resized
 back to the image's own resolution (bilinear) and written as ``<id>.png`` (uint8), ids being
 relative paths without extension, ready for ``vbbench score``. Outputs already present and
 decodable are skipped, so an interrupted run resumes. ``model.json`` beside the predictions
@@ -18,7 +19,6 @@ import numpy as np
 
 from vbbench.io import MatteError, atomic_write_text, read_image, read_matte, write_png
 from vbbench.models.registry import Runner
-from vbbench.models.train import to_input
 
 __all__ = ["predict_folder"]
 
@@ -64,11 +64,10 @@ def predict_folder(runner: Runner, images_dir: str | Path, out_dir: str | Path, 
         raise ValueError(f"{images_dir}: no images found")
     out_dir = Path(out_dir)
     todo = [(image_id, path) for image_id, path in images.items() if not _finished(out_dir / f"{image_id}.png")]
-    width, height = runner.input_width, runner.input_height
 
     def load(item):
         image = read_image(item[1])
-        return image.shape[:2], to_input(image, width, height)
+        return image.shape[:2], runner.prepare(image)
 
     def save(job):
         (image_id, _), (shape, _), alpha = job

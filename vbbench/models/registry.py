@@ -40,6 +40,17 @@ class Runner:
     weights_sha256: str | None
     predict: Callable[[np.ndarray], np.ndarray]
     notes: str = ""
+    #: BGR uint8 image → the model's input (float32 RGB CHW in [0, 1] at input size). Area
+    #: resizing by default; a production model brings its own runtime's resize (MediaPipe).
+    to_input: Callable[[np.ndarray, int, int], np.ndarray] | None = None
+
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        """One BGR uint8 image as this model's input (float32 RGB CHW in [0, 1], input size)."""
+        if self.to_input is not None:
+            return self.to_input(image, self.input_width, self.input_height)
+        from vbbench.models.train import to_input
+
+        return to_input(image, self.input_width, self.input_height)
 
     def metadata(self) -> dict:
         return {"name": self.name, "input_size": f"{self.input_width}x{self.input_height}", "runtime": self.runtime,
