@@ -243,3 +243,32 @@ def test_sixteen_bit_mattes_augment_like_eight_bit_ones():
     assert from16.max() <= 1.0 and from8.max() > 0.5
     # Only rounding differs: OpenCV interpolates 8-bit images in fixed point, to within one level.
     assert np.abs(from16 - from8).max() <= 1 / 255
+
+
+def test_predict_every_variant_of_a_prepared_set_at_ground_truth_size(small_cards, tmp_path):
+    """Output geometry per variant (rotations swap width and height, call16x9 is 640×360) and the
+    input the model saw: 256×144 for the 16:9 call frames, 256×256 otherwise."""
+    from _archives import shen_entries
+
+    from vbbench.io import read_matte
+    from vbbench.variants import VARIANTS, variant_paths
+
+    shen, data = tmp_path / "shen", tmp_path / "data"
+    for name, content in shen_entries(train=6, test=3, wrap="").items():
+        (shen / name).parent.mkdir(parents=True, exist_ok=True)
+        (shen / name).write_bytes(content)
+    prepared = runner.invoke(app, ["prepare", "shen2016", "--from", str(shen), "--data-dir", str(data), "-q", "--workers", "1"])
+    assert prepared.exit_code == 0, prepared.output
+    for variant in VARIANTS:
+        out = tmp_path / "preds" / variant
+        result = runner.invoke(app, ["predict", "--model", "reference-onnx", "--dataset", "shen2016", "--variant", variant,
+                                     "--data-dir", str(data), "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        expected_input = "256x144" if variant == "call16x9" else "256x256"
+        assert f"predicted 3 images, kept 0 finished ones (reference-onnx, input {expected_input})" in result.output
+        assert json.loads((out / "model.json").read_text())["input_size"] == expected_input
+        truth = variant_paths("shen2016", variant, data).alpha
+        for matte in sorted(truth.rglob("*.png")):
+            assert read_matte(out / matte.relative_to(truth)).shape == read_matte(matte).shape, (variant, matte.name)
+        if variant == "call16x9":
+            assert read_matte(matte).shape == (360, 640)

@@ -425,7 +425,7 @@ def predict(
     dataset: Annotated[Optional[str], typer.Option("--dataset", help="A prepared dataset (instead of --images).")] = None,
     variant: Annotated[str, typer.Option("--variant", help="Variant of --dataset.")] = "original",
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Where prepared datasets live.")] = None,
-    input_size: Annotated[str, typer.Option("--input", help="Model input WxH for the registered models (256x144 keeps 16:9).")] = "256x256",
+    input_size: Annotated[Optional[str], typer.Option("--input", help="Model input WxH for the reference models; default 256x144 (16:9) for --variant call16x9, else 256x256. MediaPipe models have their own.")] = None,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Images per model call.")] = 8,
     threads: Annotated[int, typer.Option("--threads", min=1, help="Threads for the runtime and for image I/O.")] = 2,
 ) -> None:
@@ -440,11 +440,14 @@ def predict(
             from vbbench.variants import variant_paths
 
             images = variant_paths(dataset, variant, data_dir).images
+        if input_size is None:  # a 16:9 call frame is seen at 256×144, the seed's landscape input
+            input_size = "256x144" if dataset is not None and variant == "call16x9" else "256x256"
         runner = load_runner(model, _size(input_size), threads)
         result = predict_folder(runner, images, out, batch, threads)
     except (ModelError, ValueError, FileNotFoundError) as problem:
         raise fail(str(problem)) from None
-    typer.echo(f"predicted {result['predicted']} images, kept {result['skipped']} finished ones; wrote {out}")
+    typer.echo(f"predicted {result['predicted']} images, kept {result['skipped']} finished ones "
+               f"({runner.name}, input {runner.input_width}x{runner.input_height}); wrote {out}")
 
 
 @app.command()

@@ -279,8 +279,10 @@ def check(results_dir: str | os.PathLike, out_dir: str | os.PathLike) -> list[st
     return stale
 
 
-#: Shipped baselines put on the sample board: deterministic on one kind of machine, no download.
-SAMPLE_BASELINES = ("reference", "reference-onnx")
+#: Baselines put on the sample board: every registered one. All are deterministic on one kind of
+#: machine; the MediaPipe files come from the mediapipe wheel on PyPI (sha256-checked).
+SAMPLE_BASELINES = ("reference", "reference-onnx", "reference-onnx-int8", "reference-coreml-int8",
+                    "mediapipe-general", "mediapipe-landscape")
 
 
 def sample_results(results_dir: str | os.PathLike, date: str, count: int = 40, seed: int = 0,
@@ -289,8 +291,9 @@ def sample_results(results_dir: str | os.PathLike, date: str, count: int = 40, s
                    speeds: dict[str, dict[str, float]] | None = None) -> list[Path]:
     """Score the embedded sample's simulated models and shipped baselines; write results files.
 
-    The shipped baselines (``baselines``, extra ``model``) predict the sample at 256×256 with
-    the weights in ``vbbench/models/weights`` and are scored like any model. ``speeds`` gives a
+    The baselines (``baselines``; extras ``model``, ``coreml``, ``mediapipe``) predict the sample —
+    the reference model and its exports at 256×256 with the weights in ``vbbench/models/weights``,
+    the MediaPipe models at their fixed inputs — and are scored like any model. ``speeds`` gives a
     baseline's ``vbbench bench`` FPS per frame size (measured, so not reproducible: it is kept as
     given and left out of CI's re-scoring comparison).
 

@@ -154,7 +154,6 @@ def _reference_coreml_int8(width: int, height: int, threads: int) -> Runner:
     return coreml_runner(path, "reference-coreml-int8", count_parameters(model))
 
 
-_UNAVAILABLE: dict[str, str] = {}
 _MEDIAPIPE = ("mediapipe-general", "mediapipe-landscape")
 MODELS = ("reference", "reference-onnx", "reference-onnx-int8", "reference-coreml-int8", *_MEDIAPIPE)
 
@@ -182,9 +181,6 @@ def load_runner(name_or_path: str, input_size: tuple[int, int] = (256, 256), thr
 
         # MediaPipe models have a fixed input (256×256, or 256×144 for landscape); input_size is ignored.
         return mediapipe_runner(name_or_path, threads)
-    if name_or_path in _UNAVAILABLE:
-        raise ModelError(f"{name_or_path}: {_UNAVAILABLE[name_or_path]}; available: reference, reference-onnx, "
-                         f"reference-onnx-int8, {', '.join(_MEDIAPIPE)}, or a path to an .onnx file")
     path = Path(name_or_path)
     if path.suffix == ".mlpackage":
         from vbbench.models.coreml import coreml_runner
