@@ -272,3 +272,31 @@ def test_predict_every_variant_of_a_prepared_set_at_ground_truth_size(small_card
             assert read_matte(out / matte.relative_to(truth)).shape == read_matte(matte).shape, (variant, matte.name)
         if variant == "call16x9":
             assert read_matte(matte).shape == (360, 640)
+
+
+def test_batches_do_not_depend_on_the_loader_threads():
+    """Augmentations are drawn in the main thread, so a batch built by 4 threads equals one built
+    item by item with `augment` from the same generator state."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vbbench.models.train import _batch, augment
+
+    data = sample_set(5, seed=1, width=60, height=80)
+    config = TrainConfig(batch=6, width=32, height=32)
+    with ThreadPoolExecutor(4) as pool:
+        images, alphas = _batch(data, config, np.random.default_rng(3), pool)
+    rng = np.random.default_rng(3)
+    indices = rng.integers(0, 5, 6)
+    pairs = [augment(data.images[i], data.alphas[i], config, rng) for i in indices]
+    assert np.array_equal(images, np.stack([p[0] for p in pairs])) and np.array_equal(alphas, np.stack([p[1] for p in pairs]))
+
+
+def test_device_choice_and_a_clear_error_without_a_gpu(tmp_path, monkeypatch):
+    from vbbench.models.train import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu" and resolve_device("cpu") == "cpu"
+    with pytest.raises(ValueError, match="--device cuda: PyTorch sees no CUDA GPU here"):
+        resolve_device("cuda")
+    result = runner.invoke(app, ["train", "--device", "cuda", "--out", str(tmp_path / "run"), "--pool", "1"])
+    assert result.exit_code == 1 and "PyTorch sees no CUDA GPU here" in result.output

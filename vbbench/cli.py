@@ -336,6 +336,7 @@ def train(
     then_images: Annotated[Optional[Path], typer.Option("--then-images", help="Fine-tuning images (with --then folders).")] = None,
     then_alpha: Annotated[Optional[Path], typer.Option("--then-alpha", help="Fine-tuning mattes (with --then folders).")] = None,
     then_steps: Annotated[int, typer.Option("--then-steps", min=1, help="Fine-tuning steps.")] = 1000,
+    device: Annotated[str, typer.Option("--device", help="auto (a CUDA GPU if PyTorch sees one), cpu or cuda.")] = "auto",
 ) -> None:
     """Train the reference U-Net with the seed paper's recipe (extra `model`); resumable.
 
@@ -348,17 +349,19 @@ def train(
 
     width, height = _size(input_size)
     try:
+        device = training.resolve_device(device)
         data, validation = training.training_data(dataset, data_dir=data_dir, images=images, alpha=alpha, pool=pool)
         if then is not None:  # check the second stage's data before hours of the first
             second, second_validation = training.training_data(
                 then, data_dir=data_dir, images=then_images, alpha=then_alpha, pool=pool)
         config = training.TrainConfig(steps=steps, batch=batch, learning_rate=lr, width=width, height=height,
                                       seed=seed, validate_every=validate_every)
-        record = training.train(data, validation, config, out)
+        record = training.train(data, validation, config, out, device=device)
         if then is not None:
             # The paper's recipe: pre-train on the large set, then fine-tune on the high-quality one.
             fine = training.TrainConfig(**{**config.__dict__, "steps": then_steps})
-            record = training.train(second, second_validation, fine, out / "then", initial_weights=out / "weights.pt")
+            record = training.train(second, second_validation, fine, out / "then", initial_weights=out / "weights.pt",
+                                    device=device)
             out = out / "then"
     except ValueError as problem:
         raise fail(str(problem)) from None

@@ -33,7 +33,8 @@ import numpy as np
 from vbbench.io import atomic_write_bytes, atomic_write_text, read_image, read_matte
 from vbbench.metrics import mad
 
-__all__ = ["TrainConfig", "TrainingSet", "sample_set", "folder_set", "prepared_set", "training_data", "augment", "train"]
+__all__ = ["TrainConfig", "TrainingSet", "Augmentation", "sample_set", "folder_set", "prepared_set", "training_data",
+           "draw_augmentation", "apply_augmentation", "augment", "resolve_device", "train"]
 
 #: Validation items taken from a prepared dataset's test split (evenly spaced in id order).
 VALIDATION_ITEMS = 16
@@ -231,22 +232,77 @@ def _affine(width_in: int, height_in: int, width: int, height: int, scale: float
     return (back @ rotate @ resize @ to_origin)[:2]
 
 
-def augment(image: np.ndarray, alpha: np.ndarray, config: TrainConfig, rng: np.random.Generator):
-    """One augmented (image, alpha) pair at the network input size: float32 RGB CHW in [0, 1] and
-    float32 (1, H, W) alpha. Outside the source the alpha is 0 and the image repeats its border."""
+@dataclass(frozen=True)
+class Augmentation:
+    """The random choices for one training pair (drawn in the main thread, so batches are the same
+    whichever thread applies them)."""
+
+    scale: float
+    angle_deg: float
+    offset: tuple[float, float]
+    flip: bool
+
+
+def draw_augmentation(config: TrainConfig, rng: np.random.Generator) -> Augmentation:
+    """Scale in ``config.scale_range``; with ``rotation_probability`` an angle within
+    ±``rotation_deg``; a crop offset within the slack the scale leaves; a flip with
+    ``flip_probability`` — drawn in that order from ``rng``."""
     scale = rng.uniform(*config.scale_range)
     angle = rng.uniform(-config.rotation_deg, config.rotation_deg) if rng.random() < config.rotation_probability else 0.0
     slack_x, slack_y = (scale - 1) * config.width / 2, (scale - 1) * config.height / 2
     offset = (rng.uniform(-slack_x, slack_x), rng.uniform(-slack_y, slack_y))
-    matrix = _affine(image.shape[1], image.shape[0], config.width, config.height, scale, angle, offset)
+    return Augmentation(scale, angle, offset, bool(rng.random() < config.flip_probability))
+
+
+def apply_augmentation(image: np.ndarray, alpha: np.ndarray, config: TrainConfig, choice: Augmentation):
+    """One augmented (image, alpha) pair at the network input size: float32 RGB CHW in [0, 1] and
+    float32 (1, H, W) alpha. Outside the source the alpha is 0 and the image repeats its border."""
+    matrix = _affine(image.shape[1], image.shape[0], config.width, config.height, choice.scale, choice.angle_deg,
+                     choice.offset)
     size = (config.width, config.height)
     warped = cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     matte = cv2.warpAffine(alpha, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    if rng.random() < config.flip_probability:
+    if choice.flip:
         warped, matte = warped[:, ::-1], matte[:, ::-1]
     rgb = np.ascontiguousarray(warped[:, :, ::-1].transpose(2, 0, 1), dtype=np.float32) / 255.0
     full_scale = np.iinfo(alpha.dtype).max  # 255 for 8-bit mattes, 65535 for 16-bit ones
     return rgb, (matte.astype(np.float32) / full_scale)[None]
+
+
+def augment(image: np.ndarray, alpha: np.ndarray, config: TrainConfig, rng: np.random.Generator):
+    """Draw an :class:`Augmentation` from ``rng`` and apply it (see :func:`apply_augmentation`)."""
+    return apply_augmentation(image, alpha, config, draw_augmentation(config, rng))
+
+
+def _batch(data: TrainingSet, config: TrainConfig, rng: np.random.Generator, pool) -> tuple[np.ndarray, np.ndarray]:
+    """Draw a batch (items, then each pair's augmentation) and decode and warp it in ``pool``'s
+    threads (OpenCV releases the GIL)."""
+    indices = rng.integers(0, len(data.images), config.batch)
+    plan = [(int(index), draw_augmentation(config, rng)) for index in indices]
+
+    def make(job):
+        index, choice = job
+        return apply_augmentation(data.images[index], data.alphas[index], config, choice)
+
+    pairs = list(pool.map(make, plan))
+    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``auto`` → ``cuda`` when PyTorch sees a GPU, else ``cpu``; other values are passed on.
+
+    Raises
+    ------
+    ValueError
+        For ``cuda`` on a machine where PyTorch sees no GPU.
+    """
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: PyTorch sees no CUDA GPU here (torch {torch.__version__}); use cpu or auto")
+    return device
 
 
 def to_input(image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -255,7 +311,7 @@ def to_input(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.ascontiguousarray(resized[:, :, ::-1].transpose(2, 0, 1), dtype=np.float32) / 255.0
 
 
-def validate(model, validation: TrainingSet, config: TrainConfig) -> float:
+def validate(model, validation: TrainingSet, config: TrainConfig, device: str = "cpu") -> float:
     """Mean MAD (alpha) of the model on the validation set at ground-truth resolution."""
     import torch
 
@@ -263,8 +319,8 @@ def validate(model, validation: TrainingSet, config: TrainConfig) -> float:
     errors = []
     with torch.no_grad():
         for image, alpha in zip(validation.images, validation.alphas):
-            batch = torch.from_numpy(to_input(image, config.width, config.height))[None]
-            predicted = model(batch)[0, 0].numpy().astype(np.float64)
+            batch = torch.from_numpy(to_input(image, config.width, config.height))[None].to(device)
+            predicted = model(batch)[0, 0].cpu().numpy().astype(np.float64)
             back = cv2.resize(predicted, (alpha.shape[1], alpha.shape[0]), interpolation=cv2.INTER_LINEAR)
             errors.append(mad(back, alpha))
     model.train()
@@ -282,10 +338,14 @@ def _save_checkpoint(path: Path, model, optimiser, step: int, rng: np.random.Gen
 
 def train(data: TrainingSet, validation: TrainingSet, config: TrainConfig, out_dir: Path,
           progress: bool = True, on_step: Callable[[int, dict], None] | None = None,
-          initial_weights: Path | None = None) -> dict:
+          initial_weights: Path | None = None, device: str = "auto", loader_threads: int | None = None) -> dict:
     """Train (or resume training) and write ``checkpoint.pt``, ``weights.pt`` and ``record.json``.
 
     ``initial_weights`` starts from pre-trained weights (the fine-tuning stage of the recipe).
+    ``device`` is ``auto`` (a CUDA GPU when PyTorch sees one), ``cpu`` or ``cuda``; batches are
+    decoded and augmented by ``loader_threads`` threads (default: the CPU count). Weights and
+    checkpoints are saved device-independent. On the CPU a resumed run equals an uninterrupted one;
+    on a GPU, cuDNN's non-deterministic kernels make it equal only within floating-point noise.
 
     Returns
     -------
@@ -298,18 +358,22 @@ def train(data: TrainingSet, validation: TrainingSet, config: TrainConfig, out_d
     from vbbench.models.loss import matting_loss
     from vbbench.models.unet import CompactUNet, UNetConfig, count_parameters
 
+    from concurrent.futures import ThreadPoolExecutor
+
     out_dir = Path(out_dir)
+    device = resolve_device(device)
     torch.manual_seed(config.seed)
     model = CompactUNet(UNetConfig(**config.unet))
+    model.to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     rng = np.random.default_rng(config.seed)
     step, history = 0, []
     checkpoint = out_dir / "checkpoint.pt"
     if initial_weights is not None and not checkpoint.exists():
         # Fine-tuning: start from the pre-trained weights with a fresh optimiser.
-        model.load_state_dict(torch.load(initial_weights, weights_only=True))
+        model.load_state_dict(torch.load(initial_weights, weights_only=True, map_location=device))
     if checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
+        state = torch.load(checkpoint, weights_only=False, map_location=device)
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         rng.bit_generator.state = state["rng"]
@@ -318,12 +382,10 @@ def train(data: TrainingSet, validation: TrainingSet, config: TrainConfig, out_d
     started = time.perf_counter()
     model.train()
     parts: dict = {}
-    with tqdm(total=config.steps, initial=step, desc=f"training on {data.name}", disable=not progress) as bar:
+    with tqdm(total=config.steps, initial=step, desc=f"training on {data.name} ({device})", disable=not progress) as bar, \
+            ThreadPoolExecutor(loader_threads or os.cpu_count() or 1) as pool:
         while step < config.steps:
-            indices = rng.integers(0, len(data.images), config.batch)
-            pairs = [augment(data.images[i], data.alphas[i], config, rng) for i in indices]
-            images = torch.from_numpy(np.stack([p[0] for p in pairs]))
-            alphas = torch.from_numpy(np.stack([p[1] for p in pairs]))
+            images, alphas = (torch.from_numpy(array).to(device) for array in _batch(data, config, rng, pool))
             loss, parts = matting_loss(model.logits(images), alphas)
             optimiser.zero_grad()
             loss.backward()
@@ -332,19 +394,19 @@ def train(data: TrainingSet, validation: TrainingSet, config: TrainConfig, out_d
             bar.update()
             bar.set_postfix(loss=f"{parts['total']:.4f}")
             if step % config.validate_every == 0 or step == config.steps:
-                parts["validation_mad"] = validate(model, validation, config)
+                parts["validation_mad"] = validate(model, validation, config, device)
                 history.append({"step": step, **parts})
             if on_step:
                 on_step(step, parts)
             if step % config.checkpoint_every == 0 or step == config.steps:
                 _save_checkpoint(checkpoint, model, optimiser, step, rng, history)
     buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
+    torch.save({name: tensor.cpu() for name, tensor in model.state_dict().items()}, buffer)
     weights = buffer.getvalue()
     atomic_write_bytes(out_dir / "weights.pt", weights)
     record = {
         "data": data.name, "validation": validation.name, "config": asdict(config),
-        "parameters": count_parameters(model), "steps": step,
+        "parameters": count_parameters(model), "steps": step, "device": device,
         "seconds_this_run": round(time.perf_counter() - started, 1),
         "final": history[-1] if history else parts, "history": history,
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
