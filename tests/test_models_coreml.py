@@ -76,3 +76,19 @@ def test_registered_coreml_baseline_follows_the_shipped_weights(tmp_path, monkey
     assert (coreml.input_width, coreml.input_height) == (256, 144) and coreml.notes == EMULATED
     batch = np.stack([to_input(image, 256, 144) for image in sample_set(2, seed=5).images])
     assert np.abs(coreml.predict(batch) - reference.predict(batch)).mean() < 0.02  # measured 0.0025
+
+
+def test_package_digest_is_the_same_for_the_same_conversion(tiny_model, tmp_path):
+    """Two exports differ byte for byte (random UUIDs in Manifest.json, an unordered metadata map)
+    but are the same model: the recorded weights_sha256 must agree, and change with the weights."""
+    from vbbench.models.coreml import package_sha256
+
+    first = export_coreml(tiny_model, tmp_path / "a.mlpackage", 256, 144)
+    second = export_coreml(tiny_model, tmp_path / "b.mlpackage", 256, 144)
+    assert (first / "Manifest.json").read_bytes() != (second / "Manifest.json").read_bytes()
+    assert package_sha256(first) == package_sha256(second)
+    assert coreml_runner(first).weights_sha256 == package_sha256(first)
+    changed = CompactUNet(UNetConfig(stem=4, widths=(4, 8, 8))).eval()  # other random weights
+    assert package_sha256(export_coreml(changed, tmp_path / "c.mlpackage", 256, 144)) != package_sha256(first)
+    with pytest.raises(ModelError, match="no Data/\\*/model.mlmodel inside"):
+        package_sha256(tmp_path)

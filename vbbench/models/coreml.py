@@ -196,11 +196,45 @@ class EmulatedProgram:
         return values[self.function.outputs[0].name]
 
 
-def coreml_runner(path: str | Path, name: str = "reference-coreml-int8", parameters: int | None = None):
-    """A :class:`vbbench.models.registry.Runner` for an int8 ``.mlpackage``: Core ML on macOS,
-    :class:`EmulatedProgram` elsewhere (its notes then say "CoreML int8 weights, emulated")."""
+def package_sha256(path: str | Path) -> str:
+    """A content digest of an ``.mlpackage`` that is the same for the same conversion.
+
+    The package's bytes are not: ``Manifest.json`` names its items by random UUIDs, and
+    ``model.mlmodel`` carries the conversion date in a metadata map that protobuf serialises in
+    no fixed order. So the digest covers the model specification without its user-defined
+    metadata, serialised deterministically, and every file under ``Data/*/weights``.
+
+    Returns
+    -------
+    str
+        64 hex digits.
+    """
     import hashlib
 
+    _coremltools()
+    from coremltools.proto import Model_pb2
+
+    path = Path(path)
+    models = sorted(path.glob("Data/*/model.mlmodel"))
+    if not models:
+        from vbbench.models.registry import ModelError
+
+        raise ModelError(f"{path}: no Data/*/model.mlmodel inside; make the package with `vbbench export --to coreml`")
+    digest = hashlib.sha256()
+    for model_file in models:
+        spec = Model_pb2.Model()
+        spec.ParseFromString(model_file.read_bytes())
+        spec.description.metadata.ClearField("userDefined")
+        digest.update(model_file.relative_to(path).as_posix().encode() + b"\0" + spec.SerializeToString(deterministic=True))
+    for member in sorted(p for p in path.glob("Data/*/weights/**/*") if p.is_file()):
+        digest.update(member.relative_to(path).as_posix().encode() + b"\0" + member.read_bytes())
+    return digest.hexdigest()
+
+
+def coreml_runner(path: str | Path, name: str = "reference-coreml-int8", parameters: int | None = None):
+    """A :class:`vbbench.models.registry.Runner` for an int8 ``.mlpackage``: Core ML on macOS,
+    :class:`EmulatedProgram` elsewhere (its notes then say "CoreML int8 weights, emulated").
+    ``weights_sha256`` is :func:`package_sha256`."""
     import torch
 
     from vbbench.models.registry import ModelError, Runner
@@ -208,9 +242,7 @@ def coreml_runner(path: str | Path, name: str = "reference-coreml-int8", paramet
     path = Path(path)
     if not (path / "Manifest.json").is_file():
         raise ModelError(f"{path}: not an .mlpackage (no Manifest.json); make one with `vbbench export --to coreml`")
-    digest = hashlib.sha256()
-    for member in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(member.relative_to(path).as_posix().encode() + b"\0" + member.read_bytes())
+    digest = package_sha256(path)
     emulated = EmulatedProgram(path)
     if platform.system() == "Darwin":
         ct = _coremltools()
@@ -221,11 +253,11 @@ def coreml_runner(path: str | Path, name: str = "reference-coreml-int8", paramet
                                    for image in batch]).reshape(len(batch), emulated.height, emulated.width)
 
         return Runner(name, emulated.width, emulated.height, f"Core ML (coremltools {ct.__version__})", parameters,
-                      digest.hexdigest(), predict, "CoreML int8 weights")
+                      digest, predict, "CoreML int8 weights")
 
     def predict(batch: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             return emulated(torch.from_numpy(batch))[:, 0].numpy()
 
     return Runner(name, emulated.width, emulated.height, f"pytorch {torch.__version__} (MIL emulation)", parameters,
-                  digest.hexdigest(), predict, EMULATED)
+                  digest, predict, EMULATED)
