@@ -180,4 +180,9 @@ def test_masks_match_a_live_mediapipe_run(model_files, tmp_path):
         live, committed = _reference_masks(tmp_path, name), _reference_masks(REFERENCE, name)
         assert sorted(live) == sorted(committed)
         for image_name in live:
-            assert np.abs(live[image_name] - committed[image_name]).max() <= 1 / 65535
+            # The same mediapipe on another CPU rounds its float kernels' last bits differently:
+            # between two VMs its masks differed by 1.5e-4 at single edge pixels (mean ~1e-7), the
+            # size of the difference vbbench's runner is held to; a real change moves far more.
+            difference = np.abs(live[image_name] - committed[image_name])
+            assert difference.max() < 2e-4, (name, image_name, float(difference.max()))
+            assert difference.mean() < 1e-6, (name, image_name, float(difference.mean()))

@@ -11,7 +11,7 @@ ort = pytest.importorskip("onnxruntime", reason="needs the model extra: pip inst
 pytestmark = pytest.mark.model
 
 from vbbench.models.export import export_onnx  # noqa: E402
-from vbbench.models.quantize import calibration_batches, quantize_onnx  # noqa: E402
+from vbbench.models.quantize import RANGE_GRID, calibration_batches, outward_range, quantize_onnx  # noqa: E402
 from vbbench.models.train import sample_set  # noqa: E402
 from vbbench.models.unet import CompactUNet, UNetConfig  # noqa: E402
 
@@ -58,6 +58,25 @@ def test_int8_output_is_close_to_float(float_and_int8):
     assert expected.std() > 0.05  # the outputs vary, so closeness is informative
     assert np.abs(actual - expected).mean() < 0.02
     assert not np.array_equal(actual, expected)  # it really is a different (quantized) computation
+
+
+def test_outward_range_snaps_to_the_grid_and_never_narrows():
+    assert outward_range(-0.001, 5.999) == (-1 / 256, 6.0)
+    assert outward_range(0.0, 6.0) == (0.0, 6.0)  # grid points stay
+    assert outward_range(np.array([0.5]), np.array([0.50001])) == (0.5, 0.50390625)
+
+
+def test_activation_scales_come_from_grid_ranges(float_and_int8):
+    # uint8 activations: scale = (rmax − rmin)/255 with rmin ≤ 0 ≤ rmax on the 1/256 grid, so
+    # scale·255 is a multiple of 1/256 up to float32 rounding.
+    _, int8_path, _ = float_and_int8
+    graph = onnx.load(str(int8_path)).graph
+    initializers = {tensor.name: onnx.numpy_helper.to_array(tensor) for tensor in graph.initializer}
+    scales = [initializers[node.input[1]] for node in graph.node if node.op_type == "QuantizeLinear"]
+    assert len(scales) > 5
+    for scale in scales:
+        steps = float(scale) * 255 / RANGE_GRID
+        assert abs(steps - round(steps)) < 1e-6 * max(1.0, steps), float(scale)  # float32 rounding only
 
 
 def test_quantize_needs_calibration_images(float_and_int8, tmp_path):

@@ -9,14 +9,73 @@ import numpy as np
 
 from vbbench.io import atomic_write_bytes
 
-__all__ = ["export_onnx", "max_abs_difference", "cached_onnx", "OPSET"]
+__all__ = ["export_onnx", "fold_batch_norm", "max_abs_difference", "cached_onnx", "OPSET"]
 
 OPSET = 17
 TOLERANCE = 1e-4
 
 
+def fold_batch_norm(model):
+    """A copy of ``model`` in eval mode with every BatchNorm folded into the convolution before it.
+
+    For a convolution with weights W and bias b followed by BatchNorm (γ, β, running mean μ and
+    variance σ², ε), the folded convolution has ``W' = W·γ/√(σ²+ε)`` per output channel and
+    ``b' = β + (b − μ)·γ/√(σ²+ε)``. The arithmetic is float64 in numpy, rounded once to float32:
+    elementwise IEEE operations give the same bits on every CPU, whereas the exporter's own fold
+    runs vectorised float32 kernels whose last bits depend on the instruction set, so the same
+    weights exported on two machines gave two ONNX files (and two int8 calibrations).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any module; ``Conv2d`` directly followed by ``BatchNorm2d`` inside a ``Sequential`` is folded.
+
+    Returns
+    -------
+    torch.nn.Module
+        The folded copy (the BatchNorm layers become ``Identity``); ``model`` is left unchanged.
+
+    Example
+    -------
+    >>> from vbbench.models.unet import UNet      # doctest: +SKIP
+    >>> folded = fold_batch_norm(UNet())           # doctest: +SKIP
+    """
+    import copy
+
+    import torch
+    from torch import nn
+
+    folded = copy.deepcopy(model).eval()
+    for module in folded.modules():
+        if not isinstance(module, nn.Sequential):
+            continue
+        for index in range(len(module) - 1):
+            conv, norm = module[index], module[index + 1]
+            if not (isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)):
+                continue
+            weight = conv.weight.detach().cpu().numpy().astype(np.float64)
+            bias = (conv.bias.detach().cpu().numpy().astype(np.float64) if conv.bias is not None
+                    else np.zeros(weight.shape[0]))
+            gamma = norm.weight.detach().cpu().numpy().astype(np.float64)
+            beta = norm.bias.detach().cpu().numpy().astype(np.float64)
+            mean = norm.running_mean.detach().cpu().numpy().astype(np.float64)
+            variance = norm.running_var.detach().cpu().numpy().astype(np.float64)
+            factor = gamma / np.sqrt(variance + norm.eps)
+            fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                              conv.dilation, conv.groups, bias=True, padding_mode=conv.padding_mode)
+            with torch.no_grad():
+                fused.weight.copy_(torch.from_numpy((weight * factor[:, None, None, None]).astype(np.float32)))
+                fused.bias.copy_(torch.from_numpy((beta + (bias - mean) * factor).astype(np.float32)))
+            module[index] = fused.eval()
+            module[index + 1] = nn.Identity()
+    return folded
+
+
 def export_onnx(model, path: str | Path, width: int, height: int) -> Path:
     """Export ``model`` for inputs (N, 3, height, width) at opset 17 and check it.
+
+    BatchNorm is folded first by :func:`fold_batch_norm`, so the file's weights are the same bits
+    on every machine; the check compares against the unfolded ``model``.
 
     Raises
     ------
@@ -26,10 +85,11 @@ def export_onnx(model, path: str | Path, width: int, height: int) -> Path:
     import torch
 
     model = model.eval()
+    folded = fold_batch_norm(model)
     buffer = io.BytesIO()
     example = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0))
     # The batch axis stays dynamic (predict runs batches); height and width are fixed.
-    torch.onnx.export(model, (example,), buffer, opset_version=OPSET, input_names=["image"],
+    torch.onnx.export(folded, (example,), buffer, opset_version=OPSET, input_names=["image"],
                       output_names=["alpha"], dynamic_axes={"image": {0: "batch"}, "alpha": {0: "batch"}},
                       dynamo=False)
     path = Path(path)
@@ -65,7 +125,7 @@ def cached_onnx(model, width: int, height: int, weights_sha256: str) -> Path:
     """The ONNX export of the given weights at W×H, made once into ``$VBBENCH_HOME/models``."""
     from vbbench.sources import vbbench_home
 
-    path = Path(vbbench_home()) / "models" / f"reference-{weights_sha256[:12]}-{width}x{height}-nbatch.onnx"
+    path = Path(vbbench_home()) / "models" / f"reference-{weights_sha256[:12]}-{width}x{height}-folded.onnx"
     if not path.exists():
         export_onnx(model, path, width, height)
     return path
