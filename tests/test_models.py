@@ -93,6 +93,11 @@ def test_registry_suggests_names_and_explains_missing_baselines(tmp_path):
         registry.load_runner("referense")
     with pytest.raises(registry.ModelError, match="unknown model 'mediapipe-landscap'; did you mean mediapipe-landscape"):
         registry.load_runner("mediapipe-landscap")
+    with pytest.raises(registry.ModelError) as nothing_close:
+        registry.load_runner("xyz")
+    assert str(nothing_close.value) == (
+        "unknown model 'xyz'. Registered: reference, reference-onnx, reference-onnx-int8, reference-coreml-int8, "
+        "mediapipe-general, mediapipe-landscape; or a path to an .onnx file or .mlpackage")
     with pytest.raises(registry.ModelError, match="mine.onnx: no such ONNX file"):
         registry.load_runner(str(tmp_path / "mine.onnx"))
     assert set(registry.MODELS) == {"reference", "reference-onnx", "reference-onnx-int8", "reference-coreml-int8",
@@ -107,6 +112,40 @@ def test_onnx_export_matches_pytorch(tmp_path):
     assert max_abs_difference(model, path, 256, 144) < 1e-4
     onnx_runner = registry.load_runner(str(path))
     assert (onnx_runner.input_width, onnx_runner.input_height) == (256, 144)
+
+
+def test_fold_batch_norm_by_hand_and_the_export_keeps_its_bits(tmp_path):
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    from vbbench.models.export import export_onnx, fold_batch_norm
+
+    conv = torch.nn.Conv2d(1, 2, 1, bias=False)
+    norm = torch.nn.BatchNorm2d(2, eps=0.0)
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor([2.0, -1.0]).reshape(2, 1, 1, 1))
+        norm.weight.copy_(torch.tensor([3.0, 0.5]))
+        norm.bias.copy_(torch.tensor([1.0, -2.0]))
+        norm.running_mean.copy_(torch.tensor([4.0, 0.0]))
+        norm.running_var.copy_(torch.tensor([9.0, 0.25]))
+    model = torch.nn.Sequential(conv, norm)
+    folded = fold_batch_norm(model)
+    # W' = W·γ/σ: 2·3/3 = 2 and −1·0.5/0.5 = −1; b' = β − μ·γ/σ: 1 − 4·1 = −3 and −2 − 0 = −2.
+    assert folded[0].weight.flatten().tolist() == [2.0, -1.0]
+    assert folded[0].bias.tolist() == [-3.0, -2.0]
+    assert isinstance(folded[1], torch.nn.Identity) and isinstance(model[1], torch.nn.BatchNorm2d)
+    x = torch.rand(1, 1, 4, 4)
+    assert torch.allclose(folded(x), model.eval()(x))
+
+    # The shipped model's export carries exactly the float64-folded weights, bit for bit.
+    reference = registry._reference_model()
+    path = export_onnx(reference, tmp_path / "m.onnx", 256, 144)
+    exported = sorted(numpy_helper.to_array(t).tobytes() for t in onnx.load(str(path)).graph.initializer
+                      if len(t.dims) == 4)
+    expected = sorted(m.weight.detach().numpy().tobytes() for m in fold_batch_norm(reference).modules()
+                      if isinstance(m, torch.nn.Conv2d))
+    assert exported == expected
 
 
 def test_predict_writes_mattes_at_image_size_resumes_and_scores(tmp_path, monkeypatch):
@@ -139,7 +178,12 @@ def test_bench_reports_every_stage(tmp_path):
     result = runner.invoke(app, ["bench", "--model", "reference", "--sizes", "320x180", "--frames", "2",
                                  "--json", str(tmp_path / "bench.json")])
     assert result.exit_code == 0, result.output
-    report = json.loads((tmp_path / "bench.json").read_text())["frames"][0]
+    document = json.loads((tmp_path / "bench.json").read_text())
+    report = document["frames"][0]
+    import os
+
+    assert document["machine"].endswith(f", {os.cpu_count()} logical CPUs, Linux x86_64, 2 runtime threads")
+    assert f"machine: {document['machine']}" in result.output
     assert report["size"] == "320x180"
     assert set(report["ms"]) == {"resize_in", "inference", "resize_back", "composite", "encode"}
     assert report["fps"] == pytest.approx(1000.0 / sum(report["ms"].values()))

@@ -422,7 +422,7 @@ def export(
 
 @app.command()
 def predict(
-    model: Annotated[str, typer.Option("--model", help="reference, reference-onnx, or a path to an .onnx file.")],
+    model: Annotated[str, typer.Option("--model", help="A registered baseline (reference, reference-onnx, reference-onnx-int8, reference-coreml-int8, mediapipe-general, mediapipe-landscape) or a path to an .onnx file or .mlpackage.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for <id>.png mattes and model.json.")],
     images: Annotated[Optional[Path], typer.Option("--images", help="Folder of images to predict.")] = None,
     dataset: Annotated[Optional[str], typer.Option("--dataset", help="A prepared dataset (instead of --images).")] = None,
@@ -455,7 +455,7 @@ def predict(
 
 @app.command()
 def bench(
-    model: Annotated[str, typer.Option("--model", help="reference-onnx, reference, or an .onnx path.")] = "reference-onnx",
+    model: Annotated[str, typer.Option("--model", help="A registered baseline (reference, reference-onnx, reference-onnx-int8, reference-coreml-int8, mediapipe-general, mediapipe-landscape) or a path to an .onnx file or .mlpackage.")] = "reference-onnx",
     sizes: Annotated[str, typer.Option("--sizes", help="Comma-separated frame sizes WxH.")] = "640x360,1280x720,1920x1080",
     input_size: Annotated[str, typer.Option("--input", help="Model input WxH (256x144 is the 16:9 input).")] = "256x144",
     frames: Annotated[int, typer.Option("--frames", min=1, help="Timed frames per size.")] = 60,
@@ -466,7 +466,7 @@ def bench(
     import json
 
     from vbbench.io import atomic_write_text
-    from vbbench.models.bench import benchmark, format_report
+    from vbbench.models.bench import benchmark, format_report, machine_description
     from vbbench.models.registry import ModelError, load_runner
 
     try:
@@ -475,8 +475,10 @@ def bench(
         raise fail(str(problem)) from None
     reports = benchmark(runner, [_size(size) for size in sizes.split(",")], frames)
     typer.echo(format_report(runner, reports))
+    typer.echo(f"machine: {machine_description(threads)}")
     if json_out:
-        atomic_write_text(json_out, json.dumps({"model": runner.metadata(), "frames": reports}, indent=1) + "\n")
+        atomic_write_text(json_out, json.dumps({"model": runner.metadata(), "machine": machine_description(threads),
+                                                "frames": reports}, indent=1) + "\n")
 
 
 @app.command()
@@ -484,7 +486,7 @@ def composite(
     video: Annotated[Path, typer.Argument(help="Input video (anything OpenCV reads).")],
     background: Annotated[Path, typer.Option("--background", help="Background image.")],
     out: Annotated[Path, typer.Option("--out", help="Output video (.mp4).")] = Path("composited.mp4"),
-    model: Annotated[str, typer.Option("--model", help="A registered model or an .onnx path.")] = "reference-onnx",
+    model: Annotated[str, typer.Option("--model", help="A registered baseline (reference, reference-onnx, reference-onnx-int8, reference-coreml-int8, mediapipe-general, mediapipe-landscape) or a path to an .onnx file or .mlpackage.")] = "reference-onnx",
     input_size: Annotated[str, typer.Option("--input", help="Model input WxH (256x144 keeps 16:9).")] = "256x144",
     threads: Annotated[int, typer.Option("--threads", min=1, help="Runtime threads.")] = 2,
 ) -> None:
@@ -622,7 +624,11 @@ def add_result(
             raise fail(f"{summary}: scored with --gt, so it names no dataset; score with --dataset NAME --variant V") from None
         metadata["name"] = model
         if bench:
-            metadata["speed"] = speed_from_bench(json.loads(bench.read_text(encoding="utf-8")), bench)
+            report = json.loads(bench.read_text(encoding="utf-8"))
+            metadata["speed"] = speed_from_bench(report, bench)
+            if not isinstance(report.get("machine"), str):
+                raise fail(f"{bench}: field 'machine' is missing; rerun `vbbench bench --json` (it names the machine)")
+            metadata["speed_machine"] = report["machine"]
         day = date or datetime.now(timezone.utc).date().isoformat()
         typer.echo(f"wrote {write_result(make_result(loaded, metadata, day), results)}")
     except (ScoreError, ResultError, OSError, json.JSONDecodeError) as problem:

@@ -98,6 +98,17 @@ def _tables(results: list[dict[str, Any]]):
                        "Sobel gradient error ×1e3, as the seed paper prints them.", header, rows)
 
 
+def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|",
+            *("| " + " | ".join(row) + " |" for row in rows)]
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    return ("<table><thead><tr>" + "".join(f"<th>{html.escape(cell)}</th>" for cell in header) + "</tr></thead><tbody>"
+            + "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+            + "</tbody></table>")
+
+
 def _markdown(results: list[dict[str, Any]]) -> str:
     lines = [
         "# vbbench leaderboards",
@@ -111,18 +122,39 @@ def _markdown(results: list[dict[str, Any]]) -> str:
     if not results:
         lines.append("No results yet.")
     for title, note, header, rows in _tables(results):
-        lines += [f"## {title}", "", note, "", "| " + " | ".join(header) + " |",
-                  "|" + "|".join("---" for _ in header) + "|"]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
-        lines.append("")
+        lines += [f"## {title}", "", note, "", *_markdown_table(header, rows), ""]
     if _speed_points(results):
-        lines += ["## Accuracy versus speed", "", "Mean MAD over every pixel against frames per second "
-                  "(`vbbench bench`, whole pipeline on the machine named in each results file).", "",
+        lines += ["## Accuracy versus speed", "", "Frames per second of the whole virtual-background pipeline "
+                  "(`vbbench bench`: resize in, inference, resize back, composite, mp4 encode; medians), on the "
+                  "machine named beside each. Speeds from different machines do not compare.", "",
+                  *_markdown_table(*_speed_table(results)), "",
+                  "Mean MAD over every pixel against those frames per second:", "",
                   f"![accuracy versus speed]({PLOT})", ""]
     else:
         lines += ["## Speed", "", "No results file carries `vbbench bench` numbers yet, so there is no "
                   "accuracy-versus-speed plot.", ""]
     return "\n".join(lines)
+
+
+def _pixels(size: str) -> tuple[int, str]:
+    """Sort key of a frame size ``WxH``: smallest frame first; unparsable sizes last, by name."""
+    width, _, height = size.partition("x")
+    return (int(width) * int(height), size) if width.isdigit() and height.isdigit() else (1 << 62, size)
+
+
+def _speed_table(results: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: FPS per frame size of every result with speeds, and the machine measured on."""
+    timed = sorted((r for r in results if r["model"].get("speed")),
+                   key=lambda r: (r["dataset"]["name"], r["dataset"]["variant"], r["model"]["name"]))
+    sizes = sorted({size for r in timed for size in r["model"]["speed"]}, key=_pixels)
+    header = ["model", "dataset/variant", *(f"FPS at {size}" for size in sizes), "measured on"]
+    rows = []
+    for result in timed:
+        speed = result["model"]["speed"]
+        rows.append([result["model"]["name"], f"{result['dataset']['name']}/{result['dataset']['variant']}",
+                     *(f"{speed[size]:.1f}" if size in speed else "—" for size in sizes),
+                     result["model"].get("speed_machine") or "unknown"])
+    return header, rows
 
 
 def _speed_points(results: list[dict[str, Any]]) -> dict[str, list[tuple[str, float, float]]]:
@@ -135,14 +167,16 @@ def _speed_points(results: list[dict[str, Any]]) -> dict[str, list[tuple[str, fl
         label = f"{result['model']['name']} ({result['dataset']['name']}/{result['dataset']['variant']})"
         for size, fps in (result["model"].get("speed") or {}).items():
             points[size].append((label, float(fps), whole[MAIN_METRIC]["mean"] * METRICS[MAIN_METRIC].display_scale))
-    return {size: sorted(rows) for size, rows in sorted(points.items())}
+    return {size: sorted(points[size]) for size in sorted(points, key=_pixels)}
 
 
 def _plot(results: list[dict[str, Any]]) -> bytes | None:
     """The accuracy-versus-speed PNG, or None without speed numbers.
 
-    One panel per benchmarked frame size. PNG metadata is reduced to nothing that varies (no
-    matplotlib version, no date), so identical results give identical bytes.
+    One panel per benchmarked frame size, smallest first; each model keeps one colour and marker
+    across panels and is named in one legend below them (labels beside close points overlapped).
+    PNG metadata is reduced to nothing that varies (no matplotlib version, no date), so identical
+    results give identical bytes.
     """
     points = _speed_points(results)
     if not points:
@@ -152,17 +186,23 @@ def _plot(results: list[dict[str, Any]]) -> bytes | None:
     matplotlib.use("Agg")
     from matplotlib.figure import Figure  # a bare Figure: no pyplot state shared with callers
 
-    figure = Figure(figsize=(5 * len(points), 4), dpi=100)
+    labels = sorted({label for rows in points.values() for label, _, _ in rows})
+    colours = matplotlib.colormaps["tab10"]
+    style = {label: (colours(index % 10), "osD^v<>ph*"[index % 10]) for index, label in enumerate(labels)}
+    figure = Figure(figsize=(4.5 * len(points), 4.2 + 0.25 * ((len(labels) + 1) // 2)), dpi=100)
     for index, (size, rows) in enumerate(points.items()):
         axes = figure.add_subplot(1, len(points), index + 1)
-        axes.scatter([fps for _, fps, _ in rows], [mad for _, _, mad in rows], color="tab:blue")
         for label, fps, mad in rows:
-            axes.annotate(label, (fps, mad), textcoords="offset points", xytext=(4, 4), fontsize=7)
-        axes.set_xlabel(f"frames per second at {size} (higher is better)")
+            colour, marker = style[label]
+            axes.scatter([fps], [mad], color=colour, marker=marker, s=45, label=label)
+        axes.set_xlabel(f"frames per second at {size}\n(higher is better)")
         axes.set_ylabel(f"MAD ({_unit(METRICS[MAIN_METRIC].display_scale)}, lower is better)")
         axes.set_title(f"accuracy versus speed, {size}")
         axes.grid(True, alpha=0.3)
-    figure.tight_layout()
+        axes.margins(0.15)
+    handles = [figure.axes[0].scatter([], [], color=style[label][0], marker=style[label][1], s=45) for label in labels]
+    figure.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    figure.tight_layout(rect=(0, 0.06 * ((len(labels) + 1) // 2), 1, 1))
     buffer = text_io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
@@ -214,12 +254,12 @@ def _html(results: list[dict[str, Any]]) -> str:
              "<p>Generated by <code>vbbench leaderboard</code>; click a column header to sort.</p>"]
     if _speed_points(results):
         parts.append(f'<p><img src="{PLOT}" alt="accuracy versus speed"></p>')
+        parts.append("<h2>Speed</h2><p>Frames per second of the whole pipeline (vbbench bench), on the machine "
+                     "named beside each; speeds from different machines do not compare.</p>")
+        parts.append(_html_table(*_speed_table(results)))
     for title, note, header, rows in _tables(results):
-        parts.append(f"<h2>{html.escape(title)}</h2><p>{html.escape(note)}</p><table><thead><tr>")
-        parts.append("".join(f"<th>{html.escape(cell)}</th>" for cell in header) + "</tr></thead><tbody>")
-        for row in rows:
-            parts.append("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>")
-        parts.append("</tbody></table>")
+        parts.append(f"<h2>{html.escape(title)}</h2><p>{html.escape(note)}</p>")
+        parts.append(_html_table(header, rows))
     parts.append(f"<script>{_SORT_SCRIPT}</script></body></html>\n")
     return "\n".join(parts)
 
@@ -288,14 +328,16 @@ SAMPLE_BASELINES = ("reference", "reference-onnx", "reference-onnx-int8", "refer
 def sample_results(results_dir: str | os.PathLike, date: str, count: int = 40, seed: int = 0,
                    workers: int | None = None, progress: bool = False,
                    baselines: tuple[str, ...] = SAMPLE_BASELINES,
-                   speeds: dict[str, dict[str, float]] | None = None) -> list[Path]:
+                   speeds: dict[str, dict[str, float]] | None = None,
+                   speed_machine: str | None = None) -> list[Path]:
     """Score the embedded sample's simulated models and shipped baselines; write results files.
 
     The baselines (``baselines``; extras ``model``, ``coreml``, ``mediapipe``) predict the sample —
     the reference model and its exports at 256×256 with the weights in ``vbbench/models/weights``,
     the MediaPipe models at their fixed inputs — and are scored like any model. ``speeds`` gives a
-    baseline's ``vbbench bench`` FPS per frame size (measured, so not reproducible: it is kept as
-    given and left out of CI's re-scoring comparison).
+    baseline's ``vbbench bench`` FPS per frame size, measured on ``speed_machine`` (see
+    :func:`vbbench.models.bench.machine_description`); measured, so not reproducible: both are kept
+    as given and left out of CI's re-scoring comparison.
 
     Generates the sample (``count`` portraits, ``seed``) in a temporary folder, scores every
     simulated model against the ground truth with trimaps, and writes one results file per model
@@ -341,6 +383,7 @@ def sample_results(results_dir: str | os.PathLike, date: str, count: int = 40, s
             summary["options"].update(pred_dir=f"predictions/{name}", gt_dir="alpha", trimap_dir="trimaps")
             metadata["description"] = metadata.pop("notes", "")
             speed = (speeds or {}).get(name)
-            document = make_result(summary, {**metadata, "simulated": False, "speed": speed}, date)
+            document = make_result(summary, {**metadata, "simulated": False, "speed": speed,
+                                             "speed_machine": speed_machine if speed else None}, date)
             written.append(write_result(document, results_dir))
     return written

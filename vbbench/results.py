@@ -7,7 +7,8 @@ provenance, under the schema ``vbbench-result/1`` (documented in ``docs/leaderbo
      "date": "2026-11-25",
      "dataset": {"name", "variant", "revision", "split_sha256"},
      "model": {"name", "description", "simulated", "parameters", "input_size", "runtime",
-               "weights_sha256", "speed": {"640x360": fps, ...} or null},
+               "weights_sha256", "speed": {"640x360": fps, ...} or null,
+               "speed_machine": "CPU, cores, OS, threads" or null},
      "summary": {... the vbbench-score/1 summary ...}}
 
 Files live at ``leaderboards/results/<dataset>/<variant>/<model>.json``; :func:`load_result`
@@ -51,7 +52,8 @@ def make_result(summary: dict[str, Any], model: dict[str, Any], date: str,
         A ``vbbench-score/1`` summary (``summary.json``).
     model : dict
         At least ``name``; optionally ``description``, ``simulated``, ``parameters``,
-        ``input_size``, ``runtime``, ``weights_sha256``, ``speed`` (FPS per frame size).
+        ``input_size``, ``runtime``, ``weights_sha256``, ``speed`` (FPS per frame size) and
+        ``speed_machine`` (where the speed was measured, see :func:`speed_from_bench`).
     date : str
         ISO date of the run (YYYY-MM-DD). It also replaces the summary's ``created`` time, so
         the same inputs give the same file.
@@ -87,6 +89,7 @@ def make_result(summary: dict[str, Any], model: dict[str, Any], date: str,
             "runtime": model.get("runtime"),
             "weights_sha256": model.get("weights_sha256"),
             "speed": model.get("speed"),
+            "speed_machine": model.get("speed_machine"),
         },
         "summary": summary,
     }
@@ -94,6 +97,9 @@ def make_result(summary: dict[str, Any], model: dict[str, Any], date: str,
 
 def speed_from_bench(report: Any, where: str | os.PathLike) -> dict[str, float]:
     """Frames per second per frame size from a ``vbbench bench --json`` report.
+
+    The report's ``machine`` line (CPU, cores, OS, threads) belongs beside it in the results file
+    as ``model.speed_machine``; ``vbbench add-result --bench`` copies both.
 
     Parameters
     ----------
@@ -154,6 +160,9 @@ def validate_result(document: Any, where: Path) -> dict[str, Any]:
     speed = document["model"].get("speed")
     if speed is not None and not (isinstance(speed, dict) and all(isinstance(v, (int, float)) for v in speed.values())):
         raise ResultError(f"{where}: field 'model.speed' must map frame sizes to FPS numbers")
+    machine = document["model"].get("speed_machine")
+    if machine is not None and not isinstance(machine, str):
+        raise ResultError(f"{where}: field 'model.speed_machine' must be a string naming the machine, or null")
     summary = _require(document, "summary", dict, where)
     try:
         validate_summary(summary, str(where), prefix="summary.")

@@ -159,7 +159,7 @@ MODELS = ("reference", "reference-onnx", "reference-onnx-int8", "reference-corem
 
 
 def load_runner(name_or_path: str, input_size: tuple[int, int] = (256, 256), threads: int = 2) -> Runner:
-    """Load a registered baseline by name, or an ONNX file by path.
+    """Load a registered baseline by name, or an ONNX file or Core ML package by path.
 
     Raises
     ------
@@ -192,4 +192,5 @@ def load_runner(name_or_path: str, input_size: tuple[int, int] = (256, 256), thr
         return _onnx_runner(path, path.stem, threads)
     close = difflib.get_close_matches(name_or_path, MODELS, n=3)
     hint = f"; did you mean {' or '.join(close)}?" if close else ""
-    raise ModelError(f"unknown model {name_or_path!r}{hint} Registered: {', '.join(MODELS)}; or a path to an .onnx file")
+    raise ModelError(f"unknown model {name_or_path!r}{hint}. Registered: {', '.join(MODELS)}; "
+                     "or a path to an .onnx file or .mlpackage")
