@@ -18,7 +18,7 @@ import numpy as np
 
 from vbbench.models.registry import Runner
 
-__all__ = ["STAGES", "benchmark", "format_report", "machine_description", "PAPER"]
+__all__ = ["STAGES", "benchmark", "call_frame", "format_report", "machine_description", "PAPER"]
 
 STAGES = ("resize_in", "inference", "resize_back", "composite", "encode")
 #: What the issue states of the seed paper's Table 2; other rows are not reproduced here.
@@ -69,7 +69,7 @@ def machine_description(threads: int) -> str:
             f"{threads} runtime threads")
 
 
-def _frame(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+def call_frame(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     """A call frame: a generated portrait placed in a width×height background, and a background."""
     from vbbench.sample import render_portrait
 
@@ -95,7 +95,7 @@ def benchmark(runner: Runner, sizes: list[tuple[int, int]], frames: int = 60, wa
     """
     reports = []
     for width, height in sizes:
-        frame, background = _frame(width, height)
+        frame, background = call_frame(width, height)
         times = {stage: [] for stage in STAGES}
         with tempfile.TemporaryDirectory() as folder:
             writer = cv2.VideoWriter(str(Path(folder) / "out.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 30, (width, height))
