@@ -54,6 +54,7 @@ def test_committed_sample_results_reproduce_from_a_fresh_scoring_run(tmp_path, m
         fresh["vbbench_version"] = old["vbbench_version"]
         fresh["model"]["speed"] = old["model"]["speed"]  # measured by `vbbench bench`, not reproducible
         fresh["model"]["speed_machine"] = old["model"]["speed_machine"]
+        fresh["model"]["speed_input"] = old["model"]["speed_input"]
         fresh["summary"]["vbbench_version"] = old["summary"]["vbbench_version"]
         assert fresh == old  # the rest byte for byte: weights digests, metadata, options, counts
 
@@ -93,6 +94,9 @@ def test_check_names_a_stale_output(tmp_path):
          "field 'summary.scores.whole.conn.mean' must be a finite number"),
         (lambda d: d["model"].update(speed={"1280x720": "fast"}), "field 'model.speed' must map frame sizes to FPS"),
         (lambda d: d["model"].update(speed_machine=2), "field 'model.speed_machine' must be a string naming the machine, or null"),
+        (lambda d: d["model"].update(macs=-1), "field 'model.macs' must be a non-negative integer, or null"),
+        (lambda d: d["model"].update(speed_input="256"), "field 'model.speed_input' must be a model input size WxH, or null"),
+        (lambda d: d["model"].update(parameters="35k"), "field 'model.parameters' must be a non-negative integer, or null"),
     ],
 )
 def test_invalid_results_name_file_and_field(tmp_path, edit, message):
@@ -141,7 +145,7 @@ def test_speed_numbers_give_a_deterministic_accuracy_versus_speed_plot(tmp_path)
         shutil.copytree(COMMITTED / "results", folder)
         for result in folder.rglob("*.json"):
             document = json.loads(result.read_text())
-            document["model"]["speed"] = document["model"]["speed_machine"] = None
+            document["model"]["speed"] = document["model"]["speed_machine"] = document["model"]["speed_input"] = None
             result.write_text(json.dumps(document))
         return folder
 
@@ -151,6 +155,7 @@ def test_speed_numbers_give_a_deterministic_accuracy_versus_speed_plot(tmp_path)
     document = json.loads(path.read_text())
     document["model"]["speed"] = {"640x360": 31.5, "1280x720": 12.25}
     document["model"]["speed_machine"] = "test box, 2 logical CPUs"
+    document["model"]["speed_input"] = "256x144"
     path.write_text(json.dumps(document))
     first, second = tmp_path / "first", tmp_path / "second"
     boards.build(results, first)
@@ -161,11 +166,13 @@ def test_speed_numbers_give_a_deterministic_accuracy_versus_speed_plot(tmp_path)
     readme = (first / "README.md").read_text()
     assert f"![accuracy versus speed]({boards.PLOT})" in readme
     # The speed table: frame sizes smallest first, the machine beside the numbers.
-    assert ("| model | dataset/variant | FPS at 640x360 | FPS at 1280x720 | measured on |\n|---|---|---|---|---|\n"
-            "| sim-good | sample/generated | 31.5 | 12.2 | test box, 2 logical CPUs |\n") in readme
+    assert ("| model | dataset/variant | parameters | model input | FPS at 640x360 | FPS at 1280x720 | measured on |"
+            "\n|---|---|---|---|---|---|---|\n"
+            "| sim-good | sample/generated | — | 256x144 | 31.5 | 12.2 | test box, 2 logical CPUs |\n") in readme
     page = (first / "index.html").read_text()
     assert f'<img src="{boards.PLOT}"' in page
-    assert "<td>sim-good</td><td>sample/generated</td><td>31.5</td><td>12.2</td><td>test box, 2 logical CPUs</td>" in page
+    assert ("<td>sim-good</td><td>sample/generated</td><td>—</td><td>256x144</td><td>31.5</td><td>12.2</td>"
+            "<td>test box, 2 logical CPUs</td>") in page
     assert boards.check(results, first) == []
     # The plot's points: one per frame size, MAD in display units (×1e-3).
     mad = document["summary"]["scores"]["whole"]["mad"]["mean"] * 1e3
@@ -198,7 +205,8 @@ def test_add_result_takes_speeds_from_a_bench_report(tmp_path):
     summary_path = tmp_path / "summary.json"
     summary_path.write_text(json.dumps(committed_result()["summary"]))
     bench = tmp_path / "bench.json"
-    bench.write_text(json.dumps({"model": {}, "machine": "box (AVX2), 4 logical CPUs, Linux x86_64, 2 runtime threads",
+    bench.write_text(json.dumps({"model": {"input_size": "256x144"},
+                                 "machine": "box (AVX2), 4 logical CPUs, Linux x86_64, 2 runtime threads",
                                  "frames": [{"size": "1280x720", "fps": 12.5}]}))
     result = runner.invoke(app, ["add-result", str(summary_path), "--model", "fast-net", "--bench", str(bench),
                                  "--date", "2026-11-25", "--results", str(tmp_path / "results")])
@@ -206,6 +214,7 @@ def test_add_result_takes_speeds_from_a_bench_report(tmp_path):
     model = load_result(tmp_path / "results" / "sample" / "generated" / "fast-net.json")["model"]
     assert model["speed"] == {"1280x720": 12.5}
     assert model["speed_machine"] == "box (AVX2), 4 logical CPUs, Linux x86_64, 2 runtime threads"
+    assert model["speed_input"] == "256x144"
     bench.write_text(json.dumps({"model": {}, "frames": [{"size": "1280x720", "fps": 12.5}]}))
     result = runner.invoke(app, ["add-result", str(summary_path), "--model", "fast-net", "--bench", str(bench),
                                  "--results", str(tmp_path / "results")])

@@ -148,6 +148,27 @@ def test_fold_batch_norm_by_hand_and_the_export_keeps_its_bits(tmp_path):
     assert exported == expected
 
 
+def test_export_command_reports_size_cost_and_agreement(tmp_path, monkeypatch):
+    monkeypatch.setenv("VBBENCH_HOME", str(tmp_path / "home"))
+    out = tmp_path / "reference.onnx"
+    result = runner.invoke(app, ["export", "--to", "onnx", "--input", "256x144", "--out", str(out), "--int8"])
+    assert result.exit_code == 0, result.output
+    model = registry._reference_model()
+    assert (f"wrote {out} (opset 17, input 256x144, {count_parameters(model):,} parameters, "
+            f"{count_macs(model, 256, 144) / 1e6:.1f} M MACs per frame); max |ONNX Runtime - PyTorch| = ") in result.output
+    assert f"wrote {tmp_path / 'reference-int8.onnx'} (int8 QDQ, per-channel weights" in result.output
+    # The documented cost of the default network (docs/models.md).
+    assert round(count_macs(model, 256, 144) / 1e6, 1) == 43.8 and round(count_macs(model, 256, 256) / 1e6, 1) == 77.9
+    assert count_parameters(model) == 34_794
+    # Every reference runner carries the same counts at its input size.
+    for name in ("reference", "reference-onnx"):
+        loaded = registry.load_runner(name, (256, 144))
+        assert (loaded.parameters, loaded.macs) == (34_794, count_macs(model, 256, 144))
+        assert loaded.metadata()["macs"] == loaded.macs
+    bad = runner.invoke(app, ["export", "--to", "tflite"])
+    assert bad.exit_code == 1 and "--to tflite: choose onnx or coreml" in bad.output
+
+
 def test_predict_writes_mattes_at_image_size_resumes_and_scores(tmp_path, monkeypatch):
     monkeypatch.setenv("VBBENCH_HOME", str(tmp_path / "home"))
     demo = tmp_path / "demo"

@@ -47,7 +47,7 @@ def test_float_package_emulation_reproduces_pytorch(tiny_model, inputs, tmp_path
 def test_int8_package_is_close_to_pytorch_and_says_emulated(tiny_model, inputs, tmp_path):
     path = export_coreml(tiny_model, tmp_path / "int8.mlpackage", 256, 144)
     convolutions = sum(isinstance(m, torch.nn.Conv2d) for m in tiny_model.modules())
-    runner = coreml_runner(path, parameters=123)
+    runner = coreml_runner(path)
     # weight_threshold=1 quantizes every convolution but the 8-weight output layer, which
     # coremltools 9.0 leaves in float16 (observed; int8 plus a scale would not be smaller).
     assert EmulatedProgram(path).int8_weights == convolutions - 1

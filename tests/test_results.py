@@ -23,7 +23,8 @@ def test_make_result_wraps_summary_with_metadata_and_provenance():
     summary = a_summary()
     summary["created"] = "2026-11-25T08:00:00+00:00"
     meta = {"name": "my-net", "parameters": 1_234_567, "input_size": "256x144", "runtime": "onnxruntime",
-            "weights_sha256": "ab" * 32, "speed": {"640x360": 40.0, "1280x720": 15.5}, "speed_machine": "box, 2 logical CPUs"}
+            "weights_sha256": "ab" * 32, "speed": {"640x360": 40.0, "1280x720": 15.5}, "speed_machine": "box, 2 logical CPUs",
+            "speed_input": "256x144", "macs": 43_800_000}
     document = make_result(summary, meta, "2026-11-26")
     assert document["schema"] == SCHEMA == "vbbench-result/1"
     assert document["benchmark_version"] == BENCHMARK_VERSION and document["vbbench_version"] == __version__

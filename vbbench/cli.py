@@ -402,12 +402,14 @@ def export(
         return
     try:
         from vbbench.models.export import OPSET, export_onnx, max_abs_difference
+        from vbbench.models.unet import count_macs, count_parameters
 
         model = _reference_model()
         path = export_onnx(model, out, width, height)
     except (ModelError, ValueError) as problem:
         raise fail(str(problem)) from None
-    typer.echo(f"wrote {path} (opset {OPSET}, input {width}x{height}); "
+    typer.echo(f"wrote {path} (opset {OPSET}, input {width}x{height}, {count_parameters(model):,} parameters, "
+               f"{count_macs(model, width, height) / 1e6:.1f} M MACs per frame); "
                f"max |ONNX Runtime - PyTorch| = {max_abs_difference(model, path, width, height):.2e}")
     if int8:
         from vbbench.models.quantize import cached_onnx_int8
@@ -629,6 +631,7 @@ def add_result(
             if not isinstance(report.get("machine"), str):
                 raise fail(f"{bench}: field 'machine' is missing; rerun `vbbench bench --json` (it names the machine)")
             metadata["speed_machine"] = report["machine"]
+            metadata["speed_input"] = (report.get("model") or {}).get("input_size")
         day = date or datetime.now(timezone.utc).date().isoformat()
         typer.echo(f"wrote {write_result(make_result(loaded, metadata, day), results)}")
     except (ScoreError, ResultError, OSError, json.JSONDecodeError) as problem:

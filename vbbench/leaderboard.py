@@ -147,13 +147,16 @@ def _speed_table(results: list[dict[str, Any]]) -> tuple[list[str], list[list[st
     timed = sorted((r for r in results if r["model"].get("speed")),
                    key=lambda r: (r["dataset"]["name"], r["dataset"]["variant"], r["model"]["name"]))
     sizes = sorted({size for r in timed for size in r["model"]["speed"]}, key=_pixels)
-    header = ["model", "dataset/variant", *(f"FPS at {size}" for size in sizes), "measured on"]
+    header = ["model", "dataset/variant", "parameters", "model input", *(f"FPS at {size}" for size in sizes),
+              "measured on"]
     rows = []
     for result in timed:
-        speed = result["model"]["speed"]
-        rows.append([result["model"]["name"], f"{result['dataset']['name']}/{result['dataset']['variant']}",
-                     *(f"{speed[size]:.1f}" if size in speed else "—" for size in sizes),
-                     result["model"].get("speed_machine") or "unknown"])
+        model = result["model"]
+        rows.append([model["name"], f"{result['dataset']['name']}/{result['dataset']['variant']}",
+                     f"{model['parameters']:,}" if model.get("parameters") is not None else "—",
+                     model.get("speed_input") or "unknown",
+                     *(f"{model['speed'][size]:.1f}" if size in model["speed"] else "—" for size in sizes),
+                     model.get("speed_machine") or "unknown"])
     return header, rows
 
 
@@ -329,15 +332,16 @@ def sample_results(results_dir: str | os.PathLike, date: str, count: int = 40, s
                    workers: int | None = None, progress: bool = False,
                    baselines: tuple[str, ...] = SAMPLE_BASELINES,
                    speeds: dict[str, dict[str, float]] | None = None,
-                   speed_machine: str | None = None) -> list[Path]:
+                   speed_machine: str | None = None, speed_inputs: dict[str, str] | None = None) -> list[Path]:
     """Score the embedded sample's simulated models and shipped baselines; write results files.
 
     The baselines (``baselines``; extras ``model``, ``coreml``, ``mediapipe``) predict the sample —
     the reference model and its exports at 256×256 with the weights in ``vbbench/models/weights``,
     the MediaPipe models at their fixed inputs — and are scored like any model. ``speeds`` gives a
     baseline's ``vbbench bench`` FPS per frame size, measured on ``speed_machine`` (see
-    :func:`vbbench.models.bench.machine_description`); measured, so not reproducible: both are kept
-    as given and left out of CI's re-scoring comparison.
+    :func:`vbbench.models.bench.machine_description`) with the model input ``speed_inputs[name]``
+    (WxH); measured, so not reproducible: they are kept as given and left out of CI's re-scoring
+    comparison.
 
     Generates the sample (``count`` portraits, ``seed``) in a temporary folder, scores every
     simulated model against the ground truth with trimaps, and writes one results file per model
@@ -384,6 +388,7 @@ def sample_results(results_dir: str | os.PathLike, date: str, count: int = 40, s
             metadata["description"] = metadata.pop("notes", "")
             speed = (speeds or {}).get(name)
             document = make_result(summary, {**metadata, "simulated": False, "speed": speed,
-                                             "speed_machine": speed_machine if speed else None}, date)
+                                             "speed_machine": speed_machine if speed else None,
+                                             "speed_input": (speed_inputs or {}).get(name) if speed else None}, date)
             written.append(write_result(document, results_dir))
     return written

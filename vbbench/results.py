@@ -6,9 +6,9 @@ provenance, under the schema ``vbbench-result/1`` (documented in ``docs/leaderbo
     {"schema": "vbbench-result/1", "benchmark_version": "1", "vbbench_version": "0.1.0",
      "date": "2026-11-25",
      "dataset": {"name", "variant", "revision", "split_sha256"},
-     "model": {"name", "description", "simulated", "parameters", "input_size", "runtime",
+     "model": {"name", "description", "simulated", "parameters", "macs", "input_size", "runtime",
                "weights_sha256", "speed": {"640x360": fps, ...} or null,
-               "speed_machine": "CPU, cores, OS, threads" or null},
+               "speed_machine": "CPU, cores, OS, threads" or null, "speed_input": "WxH" or null},
      "summary": {... the vbbench-score/1 summary ...}}
 
 Files live at ``leaderboards/results/<dataset>/<variant>/<model>.json``; :func:`load_result`
@@ -51,9 +51,10 @@ def make_result(summary: dict[str, Any], model: dict[str, Any], date: str,
     summary : dict
         A ``vbbench-score/1`` summary (``summary.json``).
     model : dict
-        At least ``name``; optionally ``description``, ``simulated``, ``parameters``,
-        ``input_size``, ``runtime``, ``weights_sha256``, ``speed`` (FPS per frame size) and
-        ``speed_machine`` (where the speed was measured, see :func:`speed_from_bench`).
+        At least ``name``; optionally ``description``, ``simulated``, ``parameters``, ``macs``
+        (multiply-accumulates per frame at ``input_size``), ``input_size``, ``runtime``, ``weights_sha256``, ``speed`` (FPS per frame size) and
+        ``speed_machine`` and ``speed_input`` (where and at which model input the speed was
+        measured, see :func:`speed_from_bench`).
     date : str
         ISO date of the run (YYYY-MM-DD). It also replaces the summary's ``created`` time, so
         the same inputs give the same file.
@@ -85,11 +86,13 @@ def make_result(summary: dict[str, Any], model: dict[str, Any], date: str,
             "description": model.get("description") or model.get("notes") or "",
             "simulated": bool(model.get("simulated", False)),
             "parameters": model.get("parameters"),
+            "macs": model.get("macs"),
             "input_size": model.get("input_size"),
             "runtime": model.get("runtime"),
             "weights_sha256": model.get("weights_sha256"),
             "speed": model.get("speed"),
             "speed_machine": model.get("speed_machine"),
+            "speed_input": model.get("speed_input"),
         },
         "summary": summary,
     }
@@ -98,8 +101,9 @@ def make_result(summary: dict[str, Any], model: dict[str, Any], date: str,
 def speed_from_bench(report: Any, where: str | os.PathLike) -> dict[str, float]:
     """Frames per second per frame size from a ``vbbench bench --json`` report.
 
-    The report's ``machine`` line (CPU, cores, OS, threads) belongs beside it in the results file
-    as ``model.speed_machine``; ``vbbench add-result --bench`` copies both.
+    The report's ``machine`` line (CPU, cores, OS, threads) and ``model.input_size`` belong beside
+    it in the results file as ``model.speed_machine`` and ``model.speed_input``; ``vbbench
+    add-result --bench`` copies all three.
 
     Parameters
     ----------
@@ -160,9 +164,16 @@ def validate_result(document: Any, where: Path) -> dict[str, Any]:
     speed = document["model"].get("speed")
     if speed is not None and not (isinstance(speed, dict) and all(isinstance(v, (int, float)) for v in speed.values())):
         raise ResultError(f"{where}: field 'model.speed' must map frame sizes to FPS numbers")
+    for field in ("parameters", "macs"):
+        count = document["model"].get(field)
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+            raise ResultError(f"{where}: field 'model.{field}' must be a non-negative integer, or null")
     machine = document["model"].get("speed_machine")
     if machine is not None and not isinstance(machine, str):
         raise ResultError(f"{where}: field 'model.speed_machine' must be a string naming the machine, or null")
+    speed_input = document["model"].get("speed_input")
+    if speed_input is not None and not (isinstance(speed_input, str) and re.fullmatch(r"\d+x\d+", speed_input)):
+        raise ResultError(f"{where}: field 'model.speed_input' must be a model input size WxH, or null")
     summary = _require(document, "summary", dict, where)
     try:
         validate_summary(summary, str(where), prefix="summary.")

@@ -124,7 +124,9 @@ def benchmark(runner: Runner, sizes: list[tuple[int, int]], frames: int = 60, wa
 
 
 def format_report(runner: Runner, reports: list[dict]) -> str:
-    lines = [f"model {runner.name} ({runner.runtime}), input {runner.input_width}x{runner.input_height}; "
+    size = (f", {runner.parameters:,} parameters" if runner.parameters is not None else "") + (
+        f", {runner.macs / 1e6:.1f} M MACs per frame" if runner.macs is not None else "")
+    lines = [f"model {runner.name} ({runner.runtime}), input {runner.input_width}x{runner.input_height}{size}; "
              "median ms per frame",
              f"{'frame':<11}" + "".join(f"{stage:>12}" for stage in STAGES) + f"{'total':>10}{'FPS':>8}"]
     for report in reports:

@@ -231,7 +231,7 @@ def package_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def coreml_runner(path: str | Path, name: str = "reference-coreml-int8", parameters: int | None = None):
+def coreml_runner(path: str | Path, name: str = "reference-coreml-int8"):
     """A :class:`vbbench.models.registry.Runner` for an int8 ``.mlpackage``: Core ML on macOS,
     :class:`EmulatedProgram` elsewhere (its notes then say "CoreML int8 weights, emulated").
     ``weights_sha256`` is :func:`package_sha256`."""
@@ -252,12 +252,12 @@ def coreml_runner(path: str | Path, name: str = "reference-coreml-int8", paramet
             return np.concatenate([np.asarray(model.predict({emulated.input_name: image[None]})["alpha"])
                                    for image in batch]).reshape(len(batch), emulated.height, emulated.width)
 
-        return Runner(name, emulated.width, emulated.height, f"Core ML (coremltools {ct.__version__})", parameters,
+        return Runner(name, emulated.width, emulated.height, f"Core ML (coremltools {ct.__version__})", None,
                       digest, predict, "CoreML int8 weights")
 
     def predict(batch: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             return emulated(torch.from_numpy(batch))[:, 0].numpy()
 
-    return Runner(name, emulated.width, emulated.height, f"pytorch {torch.__version__} (MIL emulation)", parameters,
+    return Runner(name, emulated.width, emulated.height, f"pytorch {torch.__version__} (MIL emulation)", None,
                   digest, predict, EMULATED)

@@ -40,6 +40,8 @@ class Runner:
     weights_sha256: str | None
     predict: Callable[[np.ndarray], np.ndarray]
     notes: str = ""
+    #: Multiply-accumulates of one forward pass at the input size (convolutions; None if not counted).
+    macs: int | None = None
     #: BGR uint8 image → the model's input (float32 RGB CHW in [0, 1] at input size). Area
     #: resizing by default; a production model brings its own runtime's resize (MediaPipe).
     to_input: Callable[[np.ndarray, int, int], np.ndarray] | None = None
@@ -54,7 +56,8 @@ class Runner:
 
     def metadata(self) -> dict:
         return {"name": self.name, "input_size": f"{self.input_width}x{self.input_height}", "runtime": self.runtime,
-                "parameters": self.parameters, "weights_sha256": self.weights_sha256, "notes": self.notes}
+                "parameters": self.parameters, "macs": self.macs, "weights_sha256": self.weights_sha256,
+                "notes": self.notes}
 
 
 def _sha256(path: Path) -> str:
@@ -74,10 +77,17 @@ def _reference_model():
     return model.eval()
 
 
+def _counted(runner: Runner, model) -> Runner:
+    """``runner`` with the reference model's parameters and MACs at the runner's input size."""
+    from vbbench.models.unet import count_macs, count_parameters
+
+    runner.parameters = count_parameters(model)
+    runner.macs = count_macs(model, runner.input_width, runner.input_height)
+    return runner
+
+
 def _torch_runner(width: int, height: int, threads: int) -> Runner:
     import torch
-
-    from vbbench.models.unet import count_parameters
 
     torch.set_num_threads(threads)
     model = _reference_model()
@@ -86,11 +96,11 @@ def _torch_runner(width: int, height: int, threads: int) -> Runner:
         with torch.no_grad():
             return model(torch.from_numpy(batch))[:, 0].numpy()
 
-    return Runner("reference", width, height, f"pytorch {torch.__version__}", count_parameters(model),
-                  _sha256(WEIGHTS), predict, "trained on the synthetic sample set")
+    return _counted(Runner("reference", width, height, f"pytorch {torch.__version__}", None, _sha256(WEIGHTS),
+                           predict, "trained on the synthetic sample set"), model)
 
 
-def _onnx_runner(path: Path, name: str, threads: int, parameters: int | None = None, notes: str = "") -> Runner:
+def _onnx_runner(path: Path, name: str, threads: int, notes: str = "") -> Runner:
     try:
         import onnxruntime as ort
     except ImportError:
@@ -111,39 +121,36 @@ def _onnx_runner(path: Path, name: str, threads: int, parameters: int | None = N
         output = session.run(None, {spec.name: batch})[0]
         return output.reshape(output.shape[0], *output.shape[-2:])
 
-    return Runner(name, shape[3], shape[2], f"onnxruntime {ort.__version__}", parameters, _sha256(path), predict, notes)
+    return Runner(name, shape[3], shape[2], f"onnxruntime {ort.__version__}", None, _sha256(path), predict, notes)
 
 
 def _reference_onnx(width: int, height: int, threads: int) -> Runner:
     from vbbench.models.export import cached_onnx
-    from vbbench.models.unet import count_parameters
 
     model = _reference_model()
     path = cached_onnx(model, width, height, _sha256(WEIGHTS))
-    return _onnx_runner(path, "reference-onnx", threads, count_parameters(model),
-                        "ONNX export of the reference weights (trained on the synthetic sample set)")
+    return _counted(_onnx_runner(path, "reference-onnx", threads, notes="ONNX export of the reference weights "
+                                 "(trained on the synthetic sample set)"), model)
 
 
 def _reference_onnx_int8(width: int, height: int, threads: int) -> Runner:
     from vbbench.models.export import cached_onnx
     from vbbench.models.quantize import cached_onnx_int8
     from vbbench.models.train import sample_set
-    from vbbench.models.unet import count_parameters
 
     model = _reference_model()
     float_path = cached_onnx(model, width, height, _sha256(WEIGHTS))
     # Calibrated on the images the shipped weights were trained on (the sample pool, render seed 1).
     path = cached_onnx_int8(float_path, sample_set(16, seed=1).images, width, height)
-    return _onnx_runner(path, "reference-onnx-int8", threads, count_parameters(model),
-                        "int8 static QDQ quantization (per-channel weights, min-max calibration on 16 sample "
-                        "training images) of the reference ONNX export")
+    return _counted(_onnx_runner(path, "reference-onnx-int8", threads,
+                                 notes="int8 static QDQ quantization (per-channel weights, min-max calibration on "
+                                 "16 sample training images) of the reference ONNX export"), model)
 
 
 def _reference_coreml_int8(width: int, height: int, threads: int) -> Runner:
     import torch
 
     from vbbench.models.coreml import coreml_runner, export_coreml
-    from vbbench.models.unet import count_parameters
     from vbbench.sources import vbbench_home
 
     torch.set_num_threads(threads)
@@ -151,7 +158,7 @@ def _reference_coreml_int8(width: int, height: int, threads: int) -> Runner:
     path = Path(vbbench_home()) / "models" / f"reference-{_sha256(WEIGHTS)[:12]}-{width}x{height}-int8.mlpackage"
     if not path.exists():
         export_coreml(model, path, width, height)
-    return coreml_runner(path, "reference-coreml-int8", count_parameters(model))
+    return _counted(coreml_runner(path, "reference-coreml-int8"), model)
 
 
 _MEDIAPIPE = ("mediapipe-general", "mediapipe-landscape")
