@@ -8,8 +8,9 @@ output channel, ``weight_threshold=1`` so even the small depthwise kernels are q
 Core ML itself only runs on macOS. Elsewhere :class:`EmulatedProgram` loads the package's MIL
 program and its weight file with coremltools (no macOS needed), de-quantizes the int8 weights
 exactly as ``constexpr_affine_dequantize`` defines it, ``(q − zero_point)·scale``, and executes the
-program op by op in PyTorch (float32; Core ML would compute in float16). Results made that way are
-labelled "CoreML int8 weights, emulated".
+program op by op in PyTorch, rounding every tensor the program declares float16 to float16 as
+Core ML stores it (arithmetic within an op is float32). Results made that way are labelled
+"CoreML int8 weights, emulated".
 
 Example
 -------
@@ -43,7 +44,8 @@ def _coremltools():
     return coremltools
 
 
-def export_coreml(model, path: str | Path, width: int, height: int, int8: bool = True) -> Path:
+def export_coreml(model, path: str | Path, width: int, height: int, int8: bool = True,
+                  float16: bool | None = None) -> Path:
     """Convert ``model`` for a fixed (1, 3, height, width) input to an int8-weight ``.mlpackage``.
 
     Parameters
@@ -55,8 +57,11 @@ def export_coreml(model, path: str | Path, width: int, height: int, int8: bool =
     width, height : int
         Input size in pixels.
     int8 : bool
-        Quantize the weights (the baseline). ``False`` keeps float32 weights and float32 compute,
-        which is how the tests check the emulator against PyTorch exactly.
+        Quantize the weights (the baseline). ``False`` keeps float weights, which is how the tests
+        check the emulator against PyTorch.
+    float16 : bool, optional
+        Compute precision: float16 (Core ML's default for ML programs, and the baseline's) or
+        float32. Default: float16 with ``int8``, float32 without.
 
     Returns
     -------
@@ -74,7 +79,8 @@ def export_coreml(model, path: str | Path, width: int, height: int, int8: bool =
     converted = ct.convert(program, inputs=[ct.TensorType(name="image", shape=(1, 3, height, width))],
                            outputs=[ct.TensorType(name="alpha")], convert_to="mlprogram",
                            minimum_deployment_target=ct.target.iOS17,
-                           compute_precision=ct.precision.FLOAT16 if int8 else ct.precision.FLOAT32)
+                           compute_precision=ct.precision.FLOAT16 if (int8 if float16 is None else float16)
+                           else ct.precision.FLOAT32)
     if int8:
         config = OptimizationConfig(global_config=OpLinearQuantizerConfig(
             mode="linear_symmetric", dtype="int8", granularity="per_channel", weight_threshold=1))
@@ -96,14 +102,26 @@ def export_coreml(model, path: str | Path, width: int, height: int, int8: bool =
 
 
 class EmulatedProgram:
-    """The MIL program of an ``.mlpackage`` executed in PyTorch (float32), weights de-quantized.
+    """The MIL program of an ``.mlpackage`` executed in PyTorch, weights de-quantized.
 
     Supports the ops the reference model converts to: const, constexpr_affine_dequantize, conv,
     concat, clip, sigmoid, relu, upsample_bilinear, cast. Anything else raises ``ValueError``
     naming the op.
+
+    Parameters
+    ----------
+    path : path
+        The ``.mlpackage``.
+    float16 : bool
+        Honour the program's float16 types (default): every tensor the program declares float16
+        — the de-quantized weights and every activation between the input and output casts of a
+        float16 package — is rounded to float16 after the op that makes it, as Core ML stores
+        it. Arithmetic inside an op stays float32, so this emulates float16 storage, not the
+        accumulation order of Apple's GPU or Neural Engine. ``False`` runs everything in
+        float32 (the numbers vbbench 0.1 reported before this was emulated).
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, float16: bool = True):
         ct = _coremltools()
         from coremltools.converters.mil.frontend.milproto.load import load
 
@@ -114,6 +132,7 @@ class EmulatedProgram:
         self.input_name = next(iter(self.function.inputs))
         self.height, self.width = (int(v) for v in self.function.inputs[self.input_name].shape[2:])
         self.int8_weights = sum(op.op_type == "constexpr_affine_dequantize" for op in self.function.operations)
+        self.float16 = float16
         self._constants = self._materialise()
 
     def _materialise(self) -> dict:
@@ -133,8 +152,14 @@ class EmulatedProgram:
                 shape[axis] = -1
                 zero = np.asarray(op.zero_point.val, dtype=np.float32).reshape(shape if np.ndim(op.zero_point.val) else [])
                 scale = np.asarray(op.scale.val, dtype=np.float32).reshape(shape if np.ndim(op.scale.val) else [])
-                constants[op.outputs[0].name] = torch.from_numpy((quantized - zero) * scale)
+                constants[op.outputs[0].name] = self._stored(op.outputs[0], torch.from_numpy((quantized - zero) * scale))
         return constants
+
+    def _stored(self, var, value):
+        """``value`` as Core ML stores ``var``: rounded to float16 where the program types it so."""
+        from coremltools.converters.mil.mil import types
+
+        return value.half().float() if self.float16 and var.dtype == types.fp16 else value
 
     def __call__(self, image):
         """Alpha (N, 1, H, W) for an image batch (N, 3, H, W) float32 tensor; runs image by image."""
@@ -147,7 +172,7 @@ class EmulatedProgram:
         import torch.nn.functional as F
 
         values = dict(self._constants)
-        values[self.input_name] = image.float()
+        values[self.input_name] = self._stored(self.function.inputs[self.input_name], image.float())
 
         def get(var):
             return values[var.name]
@@ -192,7 +217,7 @@ class EmulatedProgram:
                                        mode="bilinear", align_corners=False)
             else:
                 raise ValueError(f"{op.name}: MIL op {kind!r} is not emulated")
-            values[op.outputs[0].name] = result
+            values[op.outputs[0].name] = self._stored(op.outputs[0], result)
         return values[self.function.outputs[0].name]
 
 
@@ -259,5 +284,6 @@ def coreml_runner(path: str | Path, name: str = "reference-coreml-int8"):
         with torch.no_grad():
             return emulated(torch.from_numpy(batch))[:, 0].numpy()
 
-    return Runner(name, emulated.width, emulated.height, f"pytorch {torch.__version__} (MIL emulation)", None,
+    return Runner(name, emulated.width, emulated.height,
+                  f"pytorch {torch.__version__} (MIL emulation, float16 storage)", None,
                   digest, predict, EMULATED)
