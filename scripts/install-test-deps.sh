@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs into the active Python environment, from the project's
 # own files: system packages (Chromium for the app test), PyTorch's CPU wheel first (a bare
-# `torch` requirement would pull a multi-GB CUDA build), then vbbench with every extra.
+# `torch` requirement would pull a multi-GB CUDA build), then vbbench with every extra, under the
+# constraints the committed leaderboard was made with.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +19,8 @@ fi
 
 python -m pip install -q --upgrade pip
 python -m pip install -q "torch==2.13.0"
-python -m pip install -q -e ".[dev,dist,model,app,coreml,mediapipe]"
+# The versions the committed board was made with (scripts/constraints.txt says why).
+python -m pip install -q -c scripts/constraints.txt -e ".[dev,dist,model,app,coreml,mediapipe]"
 
 # MediaPipe's own runtime, the reference for the MediaPipe baselines (tests/test_models_mediapipe.py).
 # mediapipe 0.10.21 pins numpy < 2, so it lives in its own environment, never imported by vbbench.
