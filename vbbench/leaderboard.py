@@ -188,6 +188,7 @@ def _plot(results: list[dict[str, Any]]) -> bytes | None:
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure  # a bare Figure: no pyplot state shared with callers
+    from matplotlib.lines import Line2D
 
     labels = sorted({label for rows in points.values() for label, _, _ in rows})
     colours = matplotlib.colormaps["tab10"]
@@ -197,13 +198,14 @@ def _plot(results: list[dict[str, Any]]) -> bytes | None:
         axes = figure.add_subplot(1, len(points), index + 1)
         for label, fps, mad in rows:
             colour, marker = style[label]
-            axes.scatter([fps], [mad], color=colour, marker=marker, s=45, label=label)
+            axes.scatter([fps], [mad], color=colour, marker=marker, s=45)
         axes.set_xlabel(f"frames per second at {size}\n(higher is better)")
         axes.set_ylabel(f"MAD ({_unit(METRICS[MAIN_METRIC].display_scale)}, lower is better)")
         axes.set_title(f"accuracy versus speed, {size}")
         axes.grid(True, alpha=0.3)
         axes.margins(0.15)
-    handles = [figure.axes[0].scatter([], [], color=style[label][0], marker=style[label][1], s=45) for label in labels]
+    handles = [Line2D([], [], color=colour, marker=marker, linestyle="none", markersize=7)
+               for colour, marker in (style[label] for label in labels)]
     figure.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
     figure.tight_layout(rect=(0, 0.06 * ((len(labels) + 1) // 2), 1, 1))
     buffer = text_io.BytesIO()

@@ -74,6 +74,8 @@ def quantize_onnx(float_path: str | Path, out_path: str | Path, calibration: lis
         quantized = Path(scratch) / "quantized.onnx"
         # Shape inference and graph clean-up first, as ONNX Runtime recommends for static quantization.
         quant_pre_process(str(float_path), str(prepared), skip_symbolic_shape=True)
+        # Ranges first, to snap them to the grid; quantize_static then calibrates once more (it has
+        # no way to take ranges alone), which the overrides make moot — 16 images, about a second.
         calibrator = create_calibrator(str(prepared), augmented_model_path=str(Path(scratch) / "augmented.onnx"),
                                        calibrate_method=CalibrationMethod.MinMax)
         calibrator.collect_data(Reader())
