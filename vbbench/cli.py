@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from vbbench import __version__
+from vbbench.models.registry import MODELS  # numpy and the standard library only; heavy parts load lazily
 
 app = typer.Typer(
     name="vbbench",
@@ -36,6 +37,9 @@ def main(
     ),
 ) -> None:
     """vbbench: dataset curation and evaluation benchmark for portrait matting."""
+
+
+MODEL_HELP = f"A registered baseline ({', '.join(MODELS)}) or a path to an .onnx file or .mlpackage."
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -424,7 +428,7 @@ def export(
 
 @app.command()
 def predict(
-    model: Annotated[str, typer.Option("--model", help="A registered baseline (reference, reference-onnx, reference-onnx-int8, reference-coreml-int8, mediapipe-general, mediapipe-landscape) or a path to an .onnx file or .mlpackage.")],
+    model: Annotated[str, typer.Option("--model", help=MODEL_HELP)],
     out: Annotated[Path, typer.Option("--out", help="Folder for <id>.png mattes and model.json.")],
     images: Annotated[Optional[Path], typer.Option("--images", help="Folder of images to predict.")] = None,
     dataset: Annotated[Optional[str], typer.Option("--dataset", help="A prepared dataset (instead of --images).")] = None,
@@ -457,7 +461,7 @@ def predict(
 
 @app.command()
 def bench(
-    model: Annotated[str, typer.Option("--model", help="A registered baseline (reference, reference-onnx, reference-onnx-int8, reference-coreml-int8, mediapipe-general, mediapipe-landscape) or a path to an .onnx file or .mlpackage.")] = "reference-onnx",
+    model: Annotated[str, typer.Option("--model", help=MODEL_HELP)] = "reference-onnx",
     sizes: Annotated[str, typer.Option("--sizes", help="Comma-separated frame sizes WxH.")] = "640x360,1280x720,1920x1080",
     input_size: Annotated[str, typer.Option("--input", help="Model input WxH (256x144 is the 16:9 input).")] = "256x144",
     frames: Annotated[int, typer.Option("--frames", min=1, help="Timed frames per size.")] = 60,
@@ -476,11 +480,12 @@ def bench(
     except (ModelError, ValueError) as problem:
         raise fail(str(problem)) from None
     reports = benchmark(runner, [_size(size) for size in sizes.split(",")], frames)
+    machine = machine_description(threads)
     typer.echo(format_report(runner, reports))
-    typer.echo(f"machine: {machine_description(threads)}")
+    typer.echo(f"machine: {machine}")
     if json_out:
-        atomic_write_text(json_out, json.dumps({"model": runner.metadata(), "machine": machine_description(threads),
-                                                "frames": reports}, indent=1) + "\n")
+        atomic_write_text(json_out, json.dumps({"model": runner.metadata(), "machine": machine, "frames": reports},
+                                               indent=1) + "\n")
 
 
 @app.command()
@@ -488,7 +493,7 @@ def composite(
     video: Annotated[Path, typer.Argument(help="Input video (anything OpenCV reads).")],
     background: Annotated[Path, typer.Option("--background", help="Background image.")],
     out: Annotated[Path, typer.Option("--out", help="Output video (.mp4).")] = Path("composited.mp4"),
-    model: Annotated[str, typer.Option("--model", help="A registered baseline (reference, reference-onnx, reference-onnx-int8, reference-coreml-int8, mediapipe-general, mediapipe-landscape) or a path to an .onnx file or .mlpackage.")] = "reference-onnx",
+    model: Annotated[str, typer.Option("--model", help=MODEL_HELP)] = "reference-onnx",
     input_size: Annotated[str, typer.Option("--input", help="Model input WxH (256x144 keeps 16:9).")] = "256x144",
     threads: Annotated[int, typer.Option("--threads", min=1, help="Runtime threads.")] = 2,
 ) -> None:
@@ -616,7 +621,7 @@ def add_result(
     import json
     from datetime import datetime, timezone
 
-    from vbbench.results import ResultError, make_result, speed_from_bench, write_result
+    from vbbench.results import ResultError, bench_fields, make_result, write_result
     from vbbench.score import ScoreError, load_summary
 
     try:
@@ -626,12 +631,7 @@ def add_result(
             raise fail(f"{summary}: scored with --gt, so it names no dataset; score with --dataset NAME --variant V") from None
         metadata["name"] = model
         if bench:
-            report = json.loads(bench.read_text(encoding="utf-8"))
-            metadata["speed"] = speed_from_bench(report, bench)
-            if not isinstance(report.get("machine"), str):
-                raise fail(f"{bench}: field 'machine' is missing; rerun `vbbench bench --json` (it names the machine)")
-            metadata["speed_machine"] = report["machine"]
-            metadata["speed_input"] = (report.get("model") or {}).get("input_size")
+            metadata.update(bench_fields(json.loads(bench.read_text(encoding="utf-8")), bench))
         day = date or datetime.now(timezone.utc).date().isoformat()
         typer.echo(f"wrote {write_result(make_result(loaded, metadata, day), results)}")
     except (ScoreError, ResultError, OSError, json.JSONDecodeError) as problem:

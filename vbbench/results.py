@@ -29,7 +29,7 @@ from vbbench.io import atomic_write_text
 from vbbench.score import ScoreError, validate_summary
 
 __all__ = ["SCHEMA", "BENCHMARK_VERSION", "ResultError", "make_result", "write_result", "load_result", "load_results",
-           "speed_from_bench"]
+           "speed_from_bench", "bench_fields"]
 
 SCHEMA = "vbbench-result/1"
 #: Bumped when a change makes new numbers incomparable with old ones (metric definitions,
@@ -132,6 +132,34 @@ def speed_from_bench(report: Any, where: str | os.PathLike) -> dict[str, float]:
             raise ResultError(f"{where}: field 'frames[{index}]' must have a 'size' (WxH) and a number 'fps'")
         speed[frame["size"]] = float(frame["fps"])
     return speed
+
+
+def bench_fields(report: Any, where: str | os.PathLike) -> dict[str, Any]:
+    """The results file's speed fields from a ``vbbench bench --json`` report.
+
+    Parameters
+    ----------
+    report : dict
+        ``{"model": {"input_size": ...}, "machine": "...", "frames": [...]}``.
+    where : path
+        Named in errors.
+
+    Returns
+    -------
+    dict
+        ``speed`` (see :func:`speed_from_bench`), ``speed_machine`` and ``speed_input``.
+
+    Examples
+    --------
+    >>> bench_fields({"model": {"input_size": "256x144"}, "machine": "box",
+    ...               "frames": [{"size": "640x360", "fps": 30.0}]}, "bench.json")
+    {'speed': {'640x360': 30.0}, 'speed_machine': 'box', 'speed_input': '256x144'}
+    """
+    speed = speed_from_bench(report, where)
+    if not isinstance(report.get("machine"), str):
+        raise ResultError(f"{where}: field 'machine' is missing; rerun `vbbench bench --json` (it names the machine)")
+    return {"speed": speed, "speed_machine": report["machine"],
+            "speed_input": (report.get("model") or {}).get("input_size")}
 
 
 def _require(document: dict, dotted: str, kind, where: Path) -> Any:

@@ -132,7 +132,12 @@ class EmulatedProgram:
         self.input_name = next(iter(self.function.inputs))
         self.height, self.width = (int(v) for v in self.function.inputs[self.input_name].shape[2:])
         self.int8_weights = sum(op.op_type == "constexpr_affine_dequantize" for op in self.function.operations)
-        self.float16 = float16
+        from coremltools.converters.mil.mil import types
+
+        # Names of the tensors Core ML stores as float16 (found once: _stored runs for every op).
+        self._float16_names = {var.name for var in (*self.function.inputs.values(),
+                                                    *(out for op in self.function.operations for out in op.outputs))
+                               if float16 and var.dtype == types.fp16}
         self._constants = self._materialise()
 
     def _materialise(self) -> dict:
@@ -157,9 +162,7 @@ class EmulatedProgram:
 
     def _stored(self, var, value):
         """``value`` as Core ML stores ``var``: rounded to float16 where the program types it so."""
-        from coremltools.converters.mil.mil import types
-
-        return value.half().float() if self.float16 and var.dtype == types.fp16 else value
+        return value.half().float() if var.name in self._float16_names else value
 
     def __call__(self, image):
         """Alpha (N, 1, H, W) for an image batch (N, 3, H, W) float32 tensor; runs image by image."""

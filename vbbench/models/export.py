@@ -37,8 +37,8 @@ def fold_batch_norm(model):
 
     Example
     -------
-    >>> from vbbench.models.unet import UNet      # doctest: +SKIP
-    >>> folded = fold_batch_norm(UNet())           # doctest: +SKIP
+    >>> from vbbench.models.unet import CompactUNet      # doctest: +SKIP
+    >>> folded = fold_batch_norm(CompactUNet())           # doctest: +SKIP
     """
     import copy
 

@@ -1,10 +1,11 @@
 """Registered baselines, found by name with did-you-mean errors, and the runners that execute them.
 
 A runner takes a batch of float32 RGB CHW images in [0, 1] at its input size and returns alpha
-(N, H, W) in [0, 1]. ``reference`` runs the shipped PyTorch weights, ``reference-onnx`` their ONNX
-export under ONNX Runtime (exported on first use into ``$VBBENCH_HOME/models``), and a path to
-any ``.onnx`` file runs that model. The other baselines of issue 4 are registered so that asking
-for them says plainly what they need instead of "unknown model".
+(N, H, W) in [0, 1]. ``reference`` runs the shipped PyTorch weights; ``reference-onnx``,
+``reference-onnx-int8`` and ``reference-coreml-int8`` their exports (made on first use into
+``$VBBENCH_HOME/models``); ``mediapipe-general`` and ``mediapipe-landscape`` Google's selfie
+segmentation models. A path to an ``.onnx`` file or ``.mlpackage`` runs that model. A missing
+extra is an error that says what to install.
 """
 
 from __future__ import annotations
