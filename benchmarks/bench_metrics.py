@@ -23,6 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import naive_metrics as naive  # noqa: E402
+
 from vbbench import metrics  # noqa: E402
 from vbbench._memory import keep_freed_memory  # noqa: E402
 from vbbench.io import read_matte, write_png  # noqa: E402
@@ -66,6 +67,7 @@ def bench_metrics(pairs, repeat: int) -> None:
     print(f"{'metric':<12} {'naive ms':>10} {'vbbench ms':>11} {'speed-up':>9}")
     naive_total = fast_total = 0.0
     for name in METRICS:
+
         def run_naive():
             for pred, gt in pairs:
                 NAIVE[name](pred / 255.0, gt / 255.0, pred, gt)
@@ -106,9 +108,8 @@ def bench_throughput(pairs, files: int) -> None:
         workers = os.cpu_count() or 1
 
         def decode_only():
-            from concurrent.futures import ProcessPoolExecutor
-
             import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
 
             context = multiprocessing.get_context("forkserver")  # as vbbench score does
             with ProcessPoolExecutor(workers, mp_context=context) as pool:

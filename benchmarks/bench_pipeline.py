@@ -74,8 +74,10 @@ def main() -> None:
         baseline = naive_fps(torch_runner, width, height, arguments.frames, "numpy")
         runtime_only = naive_fps(onnx_runner, width, height, arguments.frames, "numpy")
         blend_only = naive_fps(torch_runner, width, height, arguments.frames, "opencv")
-        print(f"{size:<11}{baseline:>10.1f}{runtime_only:>10.1f}{blend_only:>10.1f}{ours[size]:>10.1f}"
-              f"{ours[size] / baseline:>7.1f}×")
+        print(
+            f"{size:<11}{baseline:>10.1f}{runtime_only:>10.1f}{blend_only:>10.1f}{ours[size]:>10.1f}"
+            f"{ours[size] / baseline:>7.1f}×"
+        )
 
 
 if __name__ == "__main__":

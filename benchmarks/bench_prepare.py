@@ -27,11 +27,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vbbench.sources import get_dataset, safe_extract, find_layout_root
+from vbbench.sources import find_layout_root, get_dataset, safe_extract
 from vbbench.split import assign_splits
 from vbbench.variants import VARIANTS, make_variants
 from vbbench.verify import read_pairs, verify_dataset
-
 
 _BASES: dict = {}
 
@@ -47,8 +46,13 @@ def synthetic_pair(index: int, width: int, height: int) -> tuple[bytes, bytes]:
         rng = np.random.default_rng(index % 8)
         y, x = np.mgrid[0:height, 0:width].astype(np.float32)
         base = rng.uniform(40, 200, 3).astype(np.float32)
-        image = np.clip(base + 30 * np.sin(x[..., None] / rng.uniform(20, 60) + np.arange(3))
-                        + 20 * np.cos(y[..., None] / rng.uniform(20, 60)), 0, 230).astype(np.uint8)
+        image = np.clip(
+            base
+            + 30 * np.sin(x[..., None] / rng.uniform(20, 60) + np.arange(3))
+            + 20 * np.cos(y[..., None] / rng.uniform(20, 60)),
+            0,
+            230,
+        ).astype(np.uint8)
         alpha = np.zeros((height, width), np.uint8)
         head_y = int(height * rng.uniform(0.15, 0.3))
         cv2.ellipse(alpha, (width // 2, head_y), (width // 7, height // 8), 0, 0, 360, 255, -1)
@@ -91,14 +95,17 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=800)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    card = get_dataset("aisegment").replace(expected_pairs=args.pairs, expected_width_px=args.width,
-                                            expected_height_px=args.height)
+    card = get_dataset("aisegment").replace(
+        expected_pairs=args.pairs, expected_width_px=args.width, expected_height_px=args.height
+    )
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         start = time.perf_counter()
         build_archive(scratch / "ais.zip", args.pairs, args.width, args.height)
-        print(f"built {args.pairs} pairs at {args.width}×{args.height} px "
-              f"({(scratch / 'ais.zip').stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - start:.1f} s")
+        print(
+            f"built {args.pairs} pairs at {args.width}×{args.height} px "
+            f"({(scratch / 'ais.zip').stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - start:.1f} s"
+        )
         start = time.perf_counter()
         safe_extract(scratch / "ais.zip", scratch / "raw", progress=False)
         print(f"extract: {time.perf_counter() - start:.1f} s")
@@ -120,11 +127,15 @@ def main() -> None:
 
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"baseline decode-only, 1 process: {args.pairs / baseline_s:7.1f} pairs/s ({baseline_s:.1f} s)")
-    print(f"verify, {args.workers} workers:           {args.pairs / verify_s:7.1f} pairs/s ({verify_s:.1f} s; "
-          f"decode, sha256, checks; {args.pairs / verify_s / (args.pairs / baseline_s):.2f}× the baseline)")
-    print(f"variants, {args.workers} workers:         {len(test_pairs) / variants_s:7.1f} test items/s "
-          f"({len(test_pairs)} items × {len(VARIANTS)} variants = {len(test_pairs) * len(VARIANTS) / variants_s:.1f} "
-          f"variant images/s; {variants_s:.1f} s)")
+    print(
+        f"verify, {args.workers} workers:           {args.pairs / verify_s:7.1f} pairs/s ({verify_s:.1f} s; "
+        f"decode, sha256, checks; {args.pairs / verify_s / (args.pairs / baseline_s):.2f}× the baseline)"
+    )
+    print(
+        f"variants, {args.workers} workers:         {len(test_pairs) / variants_s:7.1f} test items/s "
+        f"({len(test_pairs)} items × {len(VARIANTS)} variants = {len(test_pairs) * len(VARIANTS) / variants_s:.1f} "
+        f"variant images/s; {variants_s:.1f} s)"
+    )
     # forkserver workers are the forkserver's children, not ours: RUSAGE_CHILDREN does not see them
     print(f"peak RSS of this (main) process: {own:.0f} MiB")
 

@@ -21,8 +21,7 @@ HERE = Path(__file__).resolve().parent
 if __name__ == "__main__":
     recorded = sorted((HERE / "results" / "sample" / "generated").glob("*.json"))
     arguments = [a for a in sys.argv[1:] if not a.startswith("--")]
-    date = arguments[0] if arguments else (
-        json.loads(recorded[0].read_text())["date"] if recorded else "2026-11-25")
+    date = arguments[0] if arguments else (json.loads(recorded[0].read_text())["date"] if recorded else "2026-11-25")
     speeds, machine, inputs = {}, None, {}
     for name in SAMPLE_BASELINES:
         path = HERE / "results" / "sample" / "generated" / f"{name}.json"
@@ -41,8 +40,9 @@ if __name__ == "__main__":
             speeds[name] = {r["size"]: round(r["fps"], 1) for r in reports}
             inputs[name] = f"{runner.input_width}x{runner.input_height}"
             print(name, speeds[name])
-    for path in sample_results(HERE / "results", date, workers=2, progress=True, speeds=speeds,
-                               speed_machine=machine, speed_inputs=inputs):
+    for path in sample_results(
+        HERE / "results", date, workers=2, progress=True, speeds=speeds, speed_machine=machine, speed_inputs=inputs
+    ):
         print("wrote", path.relative_to(HERE.parent))
     for path in build(HERE / "results", HERE):
         print("wrote", path.relative_to(HERE.parent))

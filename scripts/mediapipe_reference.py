@@ -39,7 +39,9 @@ def main(folder: Path) -> None:
             cv2.imwrite(str(folder / "masks" / model / path.name), coded)
     record = {
         "made_by": "scripts/mediapipe_reference.py",
-        "mediapipe": mp.__version__, "numpy": np.__version__, "opencv": cv2.__version__,
+        "mediapipe": mp.__version__,
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
         "api": "mediapipe.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0|1), one graph per image",
         "mask_coding": "uint16 PNG, value = round(segmentation_mask * 65535)",
         "images": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in images},

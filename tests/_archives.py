@@ -87,7 +87,7 @@ class LocalServer:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
 
-    def __enter__(self) -> "LocalServer":
+    def __enter__(self) -> LocalServer:
         self._thread.start()
         return self
 
@@ -106,7 +106,7 @@ def portrait(index: int, width: int = WIDTH_PX, height: int = HEIGHT_PX) -> tupl
     alpha = np.zeros((height, width), np.uint8)
     top = 5 + index % 5
     cv2.ellipse(alpha, (width // 2, top + 7), (6, 7), 0, 0, 360, 255, -1)
-    alpha[top + 14:, 4:width - 4] = 255
+    alpha[top + 14 :, 4 : width - 4] = 255
     alpha = cv2.GaussianBlur(alpha, (3, 3), 0)
     return image, alpha
 
@@ -147,8 +147,13 @@ def shen_entries(train: int = 6, test: int = 3, wrap: str = "PortraitMatting/") 
     return entries
 
 
-def aisegment_entries(sessions: dict[str, int] | None = None, clips_per_group: int = 2, defects: bool = True,
-                      half: bool = False, wrap: str = "matting_human_datasets/") -> dict[str, bytes]:
+def aisegment_entries(
+    sessions: dict[str, int] | None = None,
+    clips_per_group: int = 2,
+    defects: bool = True,
+    half: bool = False,
+    wrap: str = "matting_human_datasets/",
+) -> dict[str, bytes]:
     """AISegment layout: clip_img/<g>/clip_<8d>/<g>-<8d>.jpg ↔ matting/<g>/matting_<8d>/<stem>.png (RGBA).
 
     ``sessions`` maps group → images per clip. With ``defects``: a ``._`` fork beside an image,

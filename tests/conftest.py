@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from _archives import HEIGHT_PX, WIDTH_PX
 
 REPO = Path(__file__).resolve().parents[1]

@@ -38,8 +38,13 @@ def demo(tmp_path_factory):
     assert result.exit_code == 0, result.output
     home = root / "home"
     home.mkdir()
-    env = dict(os.environ, HOME=str(home), FIFTYONE_DATABASE_DIR=str(home / "db"), FIFTYONE_DO_NOT_TRACK="true",
-               FIFTYONE_DATABASE_VALIDATION="false")
+    env = dict(
+        os.environ,
+        HOME=str(home),
+        FIFTYONE_DATABASE_DIR=str(home / "db"),
+        FIFTYONE_DO_NOT_TRACK="true",
+        FIFTYONE_DATABASE_VALIDATION="false",
+    )
     return root / "demo", env
 
 
@@ -59,8 +64,9 @@ def test_browse_builds_views_and_updates_in_place(demo):
     demo_dir, env = demo
     runs = [str(demo_dir / "scores" / model) for model in MODELS]
     manifest = demo_dir.parent / "manifest.csv"  # as a prepared variant writes it
-    manifest.write_text("id,source_id,split,group\n" + "".join(
-        f"sample_{i:04d},sample_{i:04d},test,g{i // 2}\n" for i in range(4)))
+    manifest.write_text(
+        "id,source_id,split,group\n" + "".join(f"sample_{i:04d},sample_{i:04d},test,g{i // 2}\n" for i in range(4))
+    )
     code = f"""
 import json
 import fiftyone as fo
@@ -84,8 +90,13 @@ print(json.dumps({{
 """
     result = fiftyone(env, code)
     assert result["count"] == 4 and result["keys"] == 4  # three builds, no duplicates
-    assert {"worst-mad-sim_good", "worst-conn-sim_holes", "worst-grad-sim_good",
-            "disagree-mad-sim_good-vs-sim_holes", "variant-generated"} <= set(result["views"])
+    assert {
+        "worst-mad-sim_good",
+        "worst-conn-sim_holes",
+        "worst-grad-sim_good",
+        "disagree-mad-sim_good-vs-sim_holes",
+        "variant-generated",
+    } <= set(result["views"])
     assert result["worst_ids"] == expected_worst(demo_dir, "sim-holes")
     assert result["worst_mad"] == sorted(result["worst_mad"], reverse=True)
     assert result["error_is_heatmap"] == "Heatmap" and result["gt_range"] == [0, 255]
@@ -102,8 +113,13 @@ def test_browse_without_images_for_gt_scored_runs_says_what_to_pass(demo):
     gt_only = demo_dir.parent / "gt-only"
     shutil.copytree(run, gt_only, dirs_exist_ok=True)
     (gt_only / "summary.json").write_text(json.dumps(summary))
-    completed = subprocess.run([sys.executable, "-m", "vbbench.cli", "browse", "--runs", str(gt_only)], env=env,
-                               capture_output=True, text=True, timeout=300)
+    completed = subprocess.run(
+        [sys.executable, "-m", "vbbench.cli", "browse", "--runs", str(gt_only)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert completed.returncode == 1
     assert "the runs were scored with --gt: pass --images with the scored images" in completed.stderr
 
@@ -114,8 +130,13 @@ def test_browse_checks_dataset_and_variant_against_the_runs(demo):
     scored = json.loads((run / "summary.json").read_text())["dataset"]
 
     def browse(*arguments):
-        return subprocess.run([sys.executable, "-m", "vbbench.cli", "browse", "--runs", str(run), *arguments],
-                              env=env, capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "vbbench.cli", "browse", "--runs", str(run), *arguments],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     wrong = browse("--dataset", "shen2016")
     assert wrong.returncode == 1
@@ -149,13 +170,25 @@ def test_app_shows_the_worst_cases_in_order_in_chromium(demo):
         pytest.skip("needs Debian's chromium (apt-get install chromium; scripts/install-test-deps.sh does)")
     demo_dir, env = demo
     port = free_port()
-    command = [sys.executable, "-m", "vbbench.cli", "browse", "--images", str(demo_dir / "images"),
-               "--name", "vbbench-app-test", "--launch", "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "vbbench.cli",
+        "browse",
+        "--images",
+        str(demo_dir / "images"),
+        "--name",
+        "vbbench-app-test",
+        "--launch",
+        "--port",
+        str(port),
+    ]
     for model in MODELS:
         command += ["--runs", str(demo_dir / "scores" / model)]
     # Its own session (process group): stopping the app must also stop the servers it started.
-    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              start_new_session=True)
+    server = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         url = None
         deadline = time.monotonic() + 240
@@ -167,17 +200,29 @@ def test_app_shows_the_worst_cases_in_order_in_chromium(demo):
         assert url == f"http://127.0.0.1:{port}/datasets/vbbench-app-test?view=worst-mad-sim-holes"
         expected = expected_worst(demo_dir, "sim-holes")
         with playwright.sync_playwright() as driver:
-            browser = driver.chromium.launch(executable_path="/usr/bin/chromium", args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+            browser = driver.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(url, wait_until="load", timeout=120_000)
             page.wait_for_selector('[data-cy="tag-sim_holes_mad"]', timeout=120_000)
             shown: list = []
             for _ in range(30):  # until every expected thumbnail is laid out
-                cells = page.eval_on_selector_all('[data-cy="looker"]', """els => els.map(e => {
+                cells = page.eval_on_selector_all(
+                    '[data-cy="looker"]',
+                    """els => els.map(e => {
                     const r = e.getBoundingClientRect(), tag = e.querySelector('[data-cy="tag-sim_holes_mad"]');
-                    return [Math.round(r.top), Math.round(r.left), tag ? tag.title : null]; })""")
+                    return [Math.round(r.top), Math.round(r.left), tag ? tag.title : null]; })""",
+                )
                 shown = [title for _, _, title in sorted(c for c in cells if c[2])]
                 if len(shown) >= len(expected):
                     break

@@ -66,8 +66,11 @@ def test_build_is_deterministic_and_sorted_by_mad(tmp_path):
     assert boards.render(shuffled) == first
     table = first["README.md"].split("## sample / generated / whole")[1].split("## ")[0]
     mads = {r["model"]["name"]: r["summary"]["scores"]["whole"]["mad"]["mean"] for r in load_results(shuffled)}
-    models = [cell for cell in (line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| "))
-              if cell in mads]
+    models = [
+        cell
+        for cell in (line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| "))
+        if cell in mads
+    ]
     assert models == sorted(mads, key=lambda name: (mads[name], name))
     assert {"reference", "reference-onnx"} <= set(models)  # the shipped baselines are on the board
     assert "| MAD (×1e-3) |" in table and "| SAD (÷1000) |" in table
@@ -79,7 +82,9 @@ def test_check_names_a_stale_output(tmp_path):
     boards.build(COMMITTED / "results", tmp_path)
     (tmp_path / "leaderboard.csv").write_text("edited by hand\n")
     assert boards.check(COMMITTED / "results", tmp_path) == [str(tmp_path / "leaderboard.csv")]
-    result = runner.invoke(app, ["leaderboard", "--results", str(COMMITTED / "results"), "--out", str(tmp_path), "--check"])
+    result = runner.invoke(
+        app, ["leaderboard", "--results", str(COMMITTED / "results"), "--out", str(tmp_path), "--check"]
+    )
     assert result.exit_code == 1 and "stale leaderboard outputs" in result.output and "leaderboard.csv" in result.output
 
 
@@ -90,13 +95,24 @@ def test_check_names_a_stale_output(tmp_path):
         (lambda d: d.update(schema="other/2"), "field 'schema' must be 'vbbench-result/1', found 'other/2'"),
         (lambda d: d.update(date="25/11/2026"), "field 'date' must be an ISO date YYYY-MM-DD"),
         (lambda d: d["model"].update(simulated="yes"), "field 'model.simulated' must be bool, found str"),
-        (lambda d: d["summary"]["scores"]["whole"]["conn"].update(mean=None),
-         "field 'summary.scores.whole.conn.mean' must be a finite number"),
+        (
+            lambda d: d["summary"]["scores"]["whole"]["conn"].update(mean=None),
+            "field 'summary.scores.whole.conn.mean' must be a finite number",
+        ),
         (lambda d: d["model"].update(speed={"1280x720": "fast"}), "field 'model.speed' must map frame sizes to FPS"),
-        (lambda d: d["model"].update(speed_machine=2), "field 'model.speed_machine' must be a string naming the machine, or null"),
+        (
+            lambda d: d["model"].update(speed_machine=2),
+            "field 'model.speed_machine' must be a string naming the machine, or null",
+        ),
         (lambda d: d["model"].update(macs=-1), "field 'model.macs' must be a non-negative integer, or null"),
-        (lambda d: d["model"].update(speed_input="256"), "field 'model.speed_input' must be a model input size WxH, or null"),
-        (lambda d: d["model"].update(parameters="35k"), "field 'model.parameters' must be a non-negative integer, or null"),
+        (
+            lambda d: d["model"].update(speed_input="256"),
+            "field 'model.speed_input' must be a model input size WxH, or null",
+        ),
+        (
+            lambda d: d["model"].update(parameters="35k"),
+            "field 'model.parameters' must be a non-negative integer, or null",
+        ),
     ],
 )
 def test_invalid_results_name_file_and_field(tmp_path, edit, message):
@@ -128,14 +144,33 @@ def test_add_result_round_trip(tmp_path):
     summary_path.write_text(json.dumps(summary))
     meta = tmp_path / "model.json"
     meta.write_text(json.dumps({"parameters": 123, "input_size": "256x144", "runtime": "onnxruntime"}))
-    result = runner.invoke(app, ["add-result", str(summary_path), "--model", "my-net", "--meta", str(meta),
-                                 "--date", "2026-11-25", "--results", str(tmp_path / "results")])
+    result = runner.invoke(
+        app,
+        [
+            "add-result",
+            str(summary_path),
+            "--model",
+            "my-net",
+            "--meta",
+            str(meta),
+            "--date",
+            "2026-11-25",
+            "--results",
+            str(tmp_path / "results"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     written = load_result(tmp_path / "results" / "sample" / "generated" / "my-net.json")
     assert written["model"]["parameters"] == 123 and written["model"]["simulated"] is False
     assert written["summary"]["scores"] == summary["scores"]
-    assert make_result(summary, {"name": "my-net", "parameters": 123, "input_size": "256x144",
-                                 "runtime": "onnxruntime"}, "2026-11-25") == written
+    assert (
+        make_result(
+            summary,
+            {"name": "my-net", "parameters": 123, "input_size": "256x144", "runtime": "onnxruntime"},
+            "2026-11-25",
+        )
+        == written
+    )
     path = write_result(written, tmp_path / "again")
     assert path == tmp_path / "again" / "sample" / "generated" / "my-net.json"
 
@@ -166,13 +201,17 @@ def test_speed_numbers_give_a_deterministic_accuracy_versus_speed_plot(tmp_path)
     readme = (first / "README.md").read_text()
     assert f"![accuracy versus speed]({boards.PLOT})" in readme
     # The speed table: frame sizes smallest first, the machine beside the numbers.
-    assert ("| model | dataset/variant | parameters | model input | FPS at 640x360 | FPS at 1280x720 | measured on |"
-            "\n|---|---|---|---|---|---|---|\n"
-            "| sim-good | sample/generated | — | 256x144 | 31.5 | 12.2 | test box, 2 logical CPUs |\n") in readme
+    assert (
+        "| model | dataset/variant | parameters | model input | FPS at 640x360 | FPS at 1280x720 | measured on |"
+        "\n|---|---|---|---|---|---|---|\n"
+        "| sim-good | sample/generated | — | 256x144 | 31.5 | 12.2 | test box, 2 logical CPUs |\n"
+    ) in readme
     page = (first / "index.html").read_text()
     assert f'<img src="{boards.PLOT}"' in page
-    assert ("<td>sim-good</td><td>sample/generated</td><td>—</td><td>256x144</td><td>31.5</td><td>12.2</td>"
-            "<td>test box, 2 logical CPUs</td>") in page
+    assert (
+        "<td>sim-good</td><td>sample/generated</td><td>—</td><td>256x144</td><td>31.5</td><td>12.2</td>"
+        "<td>test box, 2 logical CPUs</td>"
+    ) in page
     assert boards.check(results, first) == []
     # The plot's points: one per frame size, MAD in display units (×1e-3).
     mad = document["summary"]["scores"]["whole"]["mad"]["mean"] * 1e3
@@ -205,22 +244,63 @@ def test_add_result_takes_speeds_from_a_bench_report(tmp_path):
     summary_path = tmp_path / "summary.json"
     summary_path.write_text(json.dumps(committed_result()["summary"]))
     bench = tmp_path / "bench.json"
-    bench.write_text(json.dumps({"model": {"input_size": "256x144"},
-                                 "machine": "box (AVX2), 4 logical CPUs, Linux x86_64, 2 runtime threads",
-                                 "frames": [{"size": "1280x720", "fps": 12.5}]}))
-    result = runner.invoke(app, ["add-result", str(summary_path), "--model", "fast-net", "--bench", str(bench),
-                                 "--date", "2026-11-25", "--results", str(tmp_path / "results")])
+    bench.write_text(
+        json.dumps(
+            {
+                "model": {"input_size": "256x144"},
+                "machine": "box (AVX2), 4 logical CPUs, Linux x86_64, 2 runtime threads",
+                "frames": [{"size": "1280x720", "fps": 12.5}],
+            }
+        )
+    )
+    result = runner.invoke(
+        app,
+        [
+            "add-result",
+            str(summary_path),
+            "--model",
+            "fast-net",
+            "--bench",
+            str(bench),
+            "--date",
+            "2026-11-25",
+            "--results",
+            str(tmp_path / "results"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     model = load_result(tmp_path / "results" / "sample" / "generated" / "fast-net.json")["model"]
     assert model["speed"] == {"1280x720": 12.5}
     assert model["speed_machine"] == "box (AVX2), 4 logical CPUs, Linux x86_64, 2 runtime threads"
     assert model["speed_input"] == "256x144"
     bench.write_text(json.dumps({"model": {}, "frames": [{"size": "1280x720", "fps": 12.5}]}))
-    result = runner.invoke(app, ["add-result", str(summary_path), "--model", "fast-net", "--bench", str(bench),
-                                 "--results", str(tmp_path / "results")])
+    result = runner.invoke(
+        app,
+        [
+            "add-result",
+            str(summary_path),
+            "--model",
+            "fast-net",
+            "--bench",
+            str(bench),
+            "--results",
+            str(tmp_path / "results"),
+        ],
+    )
     assert result.exit_code == 1
     assert f"{bench}: field 'machine' is missing; rerun `vbbench bench --json` (it names the machine)" in result.output
     bench.write_text("{}")
-    result = runner.invoke(app, ["add-result", str(summary_path), "--model", "fast-net", "--bench", str(bench),
-                                 "--results", str(tmp_path / "results")])
+    result = runner.invoke(
+        app,
+        [
+            "add-result",
+            str(summary_path),
+            "--model",
+            "fast-net",
+            "--bench",
+            str(bench),
+            "--results",
+            str(tmp_path / "results"),
+        ],
+    )
     assert result.exit_code == 1 and f"{bench}: field 'frames' must list" in result.output

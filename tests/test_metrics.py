@@ -6,14 +6,14 @@ from __future__ import annotations
 import math
 
 import cv2
+import naive_metrics as naive
 import numpy as np
 import pytest
+from conftest import CONFORMANCE
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-import naive_metrics as naive
-from conftest import CONFORMANCE
 from vbbench import metrics
 from vbbench.metrics import METRICS, EmptyRegionError, evaluate
 
@@ -180,9 +180,7 @@ def test_grad_kernel_matches_the_matlab_construction():
     smooth, derivative = metrics.dim_gradient_kernels()
     assert smooth.shape == (9,)
     hx = np.outer(smooth, derivative)
-    reference = np.array(
-        [[naive._gauss(i, 1.4) * naive._dgauss(j, 1.4) for j in range(-4, 5)] for i in range(-4, 5)]
-    )
+    reference = np.array([[naive._gauss(i, 1.4) * naive._dgauss(j, 1.4) for j in range(-4, 5)] for i in range(-4, 5)])
     reference /= np.sqrt(np.sum(reference**2))
     assert np.allclose(hx, reference, rtol=1e-13, atol=1e-16)
     assert close(np.linalg.norm(hx), 1.0)
@@ -199,8 +197,13 @@ def test_grad_is_invariant_to_min_max_rescaling():
 
 @pytest.mark.parametrize(
     "shape, seed, code_max, blur",
-    [((37, 53), 1, 255, 3.0), ((101, 77), 2, 255, 5.0), ((800, 600), 3, 255, 12.0),
-     ((144, 256), 4, 65535, 6.0), ((240, 320), 5, 255, 1.0)],
+    [
+        ((37, 53), 1, 255, 3.0),
+        ((101, 77), 2, 255, 5.0),
+        ((800, 600), 3, 255, 12.0),
+        ((144, 256), 4, 65535, 6.0),
+        ((240, 320), 5, 255, 1.0),
+    ],
 )
 def test_fast_metrics_equal_the_naive_implementation(shape, seed, code_max, blur):
     rng = np.random.default_rng(seed)
@@ -323,8 +326,11 @@ from vbbench.metrics import Conventions  # noqa: E402
 
 def _case(conformance_cases, case_id):
     case = next(c for c in conformance_cases["cases"] if c["id"] == case_id)
-    return (cv2.imread(str(CONFORMANCE / case["pred"]), cv2.IMREAD_UNCHANGED),
-            cv2.imread(str(CONFORMANCE / case["gt"]), cv2.IMREAD_UNCHANGED), case)
+    return (
+        cv2.imread(str(CONFORMANCE / case["pred"]), cv2.IMREAD_UNCHANGED),
+        cv2.imread(str(CONFORMANCE / case["gt"]), cv2.IMREAD_UNCHANGED),
+        case,
+    )
 
 
 def test_float64_thresholds_reproduce_the_ports_and_differ_at_153(conformance_cases):
@@ -345,7 +351,8 @@ def test_p3m_skip_gives_zero_for_an_all_zero_prediction():
     gt = naive.random_soft_matte(np.random.default_rng(8), (40, 40))
     zero = np.zeros_like(gt)
     assert metrics.conn(zero, gt, conventions=Conventions(conn_empty="skip")) == pytest.approx(
-        naive.conn(zero, gt, 255, empty="skip"))
+        naive.conn(zero, gt, 255, empty="skip")
+    )
     # every pixel ends with l = 1: φ = 1 − (a − 1)·[a − 1 ≥ 0.15] = 1 for both
     assert metrics.conn(zero, gt, conventions=Conventions(conn_empty="skip")) == 0.0
     assert metrics.conn(zero, gt) > 0.0
@@ -360,8 +367,10 @@ def test_every_convention_matches_its_naive_counterpart(seed):
         for ties in ("column-major", "row-major"):
             for empty in ("stop", "skip"):
                 c = Conventions(conn_thresholds=thresholds, conn_ties=ties, conn_empty=empty)
-                assert close(metrics.conn(pred, gt, conventions=c),
-                             naive.conn(pred, gt, 255, thresholds=thresholds, ties=ties, empty=empty))
+                assert close(
+                    metrics.conn(pred, gt, conventions=c),
+                    naive.conn(pred, gt, 255, thresholds=thresholds, ties=ties, empty=empty),
+                )
     p, g = pred / 255.0, gt / 255.0
     assert close(metrics.grad(pred, gt, conventions=Conventions(grad_rescale="none")), naive.grad(p, g, rescale="none"))
     for border in ("replicate", "reflect", "zero"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -91,17 +90,26 @@ def test_shipped_weights_and_their_training_record():
 def test_registry_suggests_names_and_explains_missing_baselines(tmp_path):
     with pytest.raises(registry.ModelError, match="unknown model 'referense'; did you mean reference"):
         registry.load_runner("referense")
-    with pytest.raises(registry.ModelError, match="unknown model 'mediapipe-landscap'; did you mean mediapipe-landscape"):
+    with pytest.raises(
+        registry.ModelError, match="unknown model 'mediapipe-landscap'; did you mean mediapipe-landscape"
+    ):
         registry.load_runner("mediapipe-landscap")
     with pytest.raises(registry.ModelError) as nothing_close:
         registry.load_runner("xyz")
     assert str(nothing_close.value) == (
         "unknown model 'xyz'. Registered: reference, reference-onnx, reference-onnx-int8, reference-coreml-int8, "
-        "mediapipe-general, mediapipe-landscape; or a path to an .onnx file or .mlpackage")
+        "mediapipe-general, mediapipe-landscape; or a path to an .onnx file or .mlpackage"
+    )
     with pytest.raises(registry.ModelError, match="mine.onnx: no such ONNX file"):
         registry.load_runner(str(tmp_path / "mine.onnx"))
-    assert set(registry.MODELS) == {"reference", "reference-onnx", "reference-onnx-int8", "reference-coreml-int8",
-                                    "mediapipe-general", "mediapipe-landscape"}
+    assert set(registry.MODELS) == {
+        "reference",
+        "reference-onnx",
+        "reference-onnx-int8",
+        "reference-coreml-int8",
+        "mediapipe-general",
+        "mediapipe-landscape",
+    }
 
 
 def test_onnx_export_matches_pytorch(tmp_path):
@@ -141,10 +149,14 @@ def test_fold_batch_norm_by_hand_and_the_export_keeps_its_bits(tmp_path):
     # The shipped model's export carries exactly the float64-folded weights, bit for bit.
     reference = registry._reference_model()
     path = export_onnx(reference, tmp_path / "m.onnx", 256, 144)
-    exported = sorted(numpy_helper.to_array(t).tobytes() for t in onnx.load(str(path)).graph.initializer
-                      if len(t.dims) == 4)
-    expected = sorted(m.weight.detach().numpy().tobytes() for m in fold_batch_norm(reference).modules()
-                      if isinstance(m, torch.nn.Conv2d))
+    exported = sorted(
+        numpy_helper.to_array(t).tobytes() for t in onnx.load(str(path)).graph.initializer if len(t.dims) == 4
+    )
+    expected = sorted(
+        m.weight.detach().numpy().tobytes()
+        for m in fold_batch_norm(reference).modules()
+        if isinstance(m, torch.nn.Conv2d)
+    )
     assert exported == expected
 
 
@@ -154,8 +166,10 @@ def test_export_command_reports_size_cost_and_agreement(tmp_path, monkeypatch):
     result = runner.invoke(app, ["export", "--to", "onnx", "--input", "256x144", "--out", str(out), "--int8"])
     assert result.exit_code == 0, result.output
     model = registry._reference_model()
-    assert (f"wrote {out} (opset 17, input 256x144, {count_parameters(model):,} parameters, "
-            f"{count_macs(model, 256, 144) / 1e6:.1f} M MACs per frame); max |ONNX Runtime - PyTorch| = ") in result.output
+    assert (
+        f"wrote {out} (opset 17, input 256x144, {count_parameters(model):,} parameters, "
+        f"{count_macs(model, 256, 144) / 1e6:.1f} M MACs per frame); max |ONNX Runtime - PyTorch| = "
+    ) in result.output
     assert f"wrote {tmp_path / 'reference-int8.onnx'} (int8 QDQ, per-channel weights" in result.output
     # The documented cost of the default network (docs/models.md).
     assert round(count_macs(model, 256, 144) / 1e6, 1) == 43.8 and round(count_macs(model, 256, 256) / 1e6, 1) == 77.9
@@ -176,8 +190,9 @@ def test_predict_writes_mattes_at_image_size_resumes_and_scores(tmp_path, monkey
 
     generate_sample(demo, count=3, seed=5, models=("sim-good",), progress=False)
     out = tmp_path / "preds"
-    result = runner.invoke(app, ["predict", "--model", "reference-onnx", "--images", str(demo / "images"),
-                                 "--out", str(out)])
+    result = runner.invoke(
+        app, ["predict", "--model", "reference-onnx", "--images", str(demo / "images"), "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "predicted 3 images, kept 0 finished ones" in result.output
     from vbbench.io import read_matte
@@ -186,8 +201,9 @@ def test_predict_writes_mattes_at_image_size_resumes_and_scores(tmp_path, monkey
     metadata = json.loads((out / "model.json").read_text())
     assert metadata["input_size"] == "256x256" and metadata["parameters"] > 0
     (out / "sample_0001.png").unlink()
-    again = runner.invoke(app, ["predict", "--model", "reference-onnx", "--images", str(demo / "images"),
-                                "--out", str(out)])
+    again = runner.invoke(
+        app, ["predict", "--model", "reference-onnx", "--images", str(demo / "images"), "--out", str(out)]
+    )
     assert "predicted 1 images, kept 2 finished ones" in again.output
     scored = runner.invoke(app, ["score", str(out), "--gt", str(demo / "alpha"), "--workers", "1", "--quiet"])
     assert scored.exit_code == 0, scored.output
@@ -196,8 +212,20 @@ def test_predict_writes_mattes_at_image_size_resumes_and_scores(tmp_path, monkey
 
 
 def test_bench_reports_every_stage(tmp_path):
-    result = runner.invoke(app, ["bench", "--model", "reference", "--sizes", "320x180", "--frames", "2",
-                                 "--json", str(tmp_path / "bench.json")])
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            "--model",
+            "reference",
+            "--sizes",
+            "320x180",
+            "--frames",
+            "2",
+            "--json",
+            str(tmp_path / "bench.json"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     document = json.loads((tmp_path / "bench.json").read_text())
     report = document["frames"][0]
@@ -228,8 +256,19 @@ def test_composite_replaces_the_background_of_a_video(tmp_path):
     background[:] = (0, 255, 0)  # pure green
     write_png(tmp_path / "green.png", background)
     out = tmp_path / "out.mp4"
-    result = runner.invoke(app, ["composite", str(video), "--background", str(tmp_path / "green.png"),
-                                 "--out", str(out), "--model", "reference"])
+    result = runner.invoke(
+        app,
+        [
+            "composite",
+            str(video),
+            "--background",
+            str(tmp_path / "green.png"),
+            "--out",
+            str(out),
+            "--model",
+            "reference",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "4 frames at 256x144" in result.output
     capture = cv2.VideoCapture(str(out))
@@ -237,8 +276,10 @@ def test_composite_replaces_the_background_of_a_video(tmp_path):
     assert ok and first.shape == (144, 256, 3)
     # a corner is background in the portrait: it turns green
     assert first[2:10, 2:10, 1].mean() > 150 and first[2:10, 2:10, 2].mean() < 100
-    bad = runner.invoke(app, ["composite", str(tmp_path / "none.mp4"), "--background", str(tmp_path / "green.png"),
-                              "--model", "reference"])
+    bad = runner.invoke(
+        app,
+        ["composite", str(tmp_path / "none.mp4"), "--background", str(tmp_path / "green.png"), "--model", "reference"],
+    )
     assert bad.exit_code == 1 and "none.mp4: cannot be opened as a video" in bad.output
 
 
@@ -248,7 +289,9 @@ def test_fine_tuning_starts_from_the_pretrained_weights(tmp_path):
     train(data, validation, config, tmp_path / "pre", progress=False)
     pre = torch.load(tmp_path / "pre" / "weights.pt", weights_only=True)
     zero_steps = TrainConfig(**{**config.__dict__, "steps": 0})
-    train(data, validation, zero_steps, tmp_path / "fine", progress=False, initial_weights=tmp_path / "pre" / "weights.pt")
+    train(
+        data, validation, zero_steps, tmp_path / "fine", progress=False, initial_weights=tmp_path / "pre" / "weights.pt"
+    )
     fine = torch.load(tmp_path / "fine" / "weights.pt", weights_only=True)
     assert all(torch.equal(pre[name], fine[name]) for name in pre)  # no step yet: the pre-trained weights
 
@@ -267,22 +310,47 @@ def test_train_reads_prepared_splits_aisegment_then_shen(small_cards, tmp_path):
         (shen / name).parent.mkdir(parents=True, exist_ok=True)
         (shen / name).write_bytes(content)
     for name, source in (("aisegment", archive), ("shen2016", shen)):
-        prepared = runner.invoke(app, ["prepare", name, "--from", str(source), "--data-dir", str(data), "-q", "--workers", "1"])
+        prepared = runner.invoke(
+            app, ["prepare", name, "--from", str(source), "--data-dir", str(data), "-q", "--workers", "1"]
+        )
         assert prepared.exit_code == 0, prepared.output
 
-    result = runner.invoke(app, ["train", "--dataset", "aisegment", "--then", "shen2016", "--data-dir", str(data),
-                                 "--out", str(tmp_path / "run"), "--steps", "2", "--then-steps", "2", "--batch", "2",
-                                 "--input", "32x32", "--validate-every", "1"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--dataset",
+            "aisegment",
+            "--then",
+            "shen2016",
+            "--data-dir",
+            str(data),
+            "--out",
+            str(tmp_path / "run"),
+            "--steps",
+            "2",
+            "--then-steps",
+            "2",
+            "--batch",
+            "2",
+            "--input",
+            "32x32",
+            "--validate-every",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    splits = {name: [row["split"] for row in csv.DictReader(open(data / name / "split.csv"))]
-              for name in ("aisegment", "shen2016")}
+    splits = {
+        name: [row["split"] for row in csv.DictReader(open(data / name / "split.csv"))]
+        for name in ("aisegment", "shen2016")
+    }
     pre = json.loads((tmp_path / "run" / "record.json").read_text())
     fine = json.loads((tmp_path / "run" / "then" / "record.json").read_text())
     assert pre["data"].startswith(f"aisegment/train({splits['aisegment'].count('train')} items, split sha256 ")
     assert pre["validation"].startswith(f"aisegment/test({splits['aisegment'].count('test')} items")
     assert fine["data"].startswith("shen2016/train(6 items") and fine["validation"].startswith("shen2016/test(3 items")
     assert [entry["step"] for entry in fine["history"]] == [1, 2]
-    assert f"trained 2 steps on shen2016/train(6 items" in result.output
+    assert "trained 2 steps on shen2016/train(6 items" in result.output
 
 
 def test_train_names_an_unknown_or_unprepared_dataset(small_cards, tmp_path):
@@ -290,17 +358,35 @@ def test_train_names_an_unknown_or_unprepared_dataset(small_cards, tmp_path):
     assert unknown.exit_code == 1
     assert "unknown dataset 'shen2061'; did you mean 'shen2016'?" in unknown.output
     assert "or use 'folders' with --images DIR and --alpha DIR" in unknown.output
-    missing = runner.invoke(app, ["train", "--dataset", "sample", "--then", "aisegment", "--data-dir", str(tmp_path),
-                                  "--out", str(tmp_path / "run")])
+    missing = runner.invoke(
+        app,
+        [
+            "train",
+            "--dataset",
+            "sample",
+            "--then",
+            "aisegment",
+            "--data-dir",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "run"),
+        ],
+    )
     assert missing.exit_code == 1
-    assert f"{tmp_path / 'aisegment'} is not prepared: run `vbbench prepare aisegment --data-dir {tmp_path}` first" in missing.output
+    assert (
+        f"{tmp_path / 'aisegment'} is not prepared: run `vbbench prepare aisegment --data-dir {tmp_path}` first"
+        in missing.output
+    )
     assert not (tmp_path / "run").exists()  # refused before the first stage trained
 
 
 def test_sixteen_bit_mattes_augment_like_eight_bit_ones():
     from vbbench.models.train import augment
 
-    image, alpha8 = sample_set(1, seed=4, width=60, height=80).images[0], sample_set(1, seed=4, width=60, height=80).alphas[0]
+    image, alpha8 = (
+        sample_set(1, seed=4, width=60, height=80).images[0],
+        sample_set(1, seed=4, width=60, height=80).alphas[0],
+    )
     alpha16 = alpha8.astype(np.uint16) * 257  # the same alpha: v/255 == 257·v/65535
     config = TrainConfig(width=32, height=32)
     _, from8 = augment(image, alpha8, config, np.random.default_rng(7))
@@ -322,12 +408,28 @@ def test_predict_every_variant_of_a_prepared_set_at_ground_truth_size(small_card
     for name, content in shen_entries(train=6, test=3, wrap="").items():
         (shen / name).parent.mkdir(parents=True, exist_ok=True)
         (shen / name).write_bytes(content)
-    prepared = runner.invoke(app, ["prepare", "shen2016", "--from", str(shen), "--data-dir", str(data), "-q", "--workers", "1"])
+    prepared = runner.invoke(
+        app, ["prepare", "shen2016", "--from", str(shen), "--data-dir", str(data), "-q", "--workers", "1"]
+    )
     assert prepared.exit_code == 0, prepared.output
     for variant in VARIANTS:
         out = tmp_path / "preds" / variant
-        result = runner.invoke(app, ["predict", "--model", "reference-onnx", "--dataset", "shen2016", "--variant", variant,
-                                     "--data-dir", str(data), "--out", str(out)])
+        result = runner.invoke(
+            app,
+            [
+                "predict",
+                "--model",
+                "reference-onnx",
+                "--dataset",
+                "shen2016",
+                "--variant",
+                variant,
+                "--data-dir",
+                str(data),
+                "--out",
+                str(out),
+            ],
+        )
         assert result.exit_code == 0, result.output
         expected_input = "256x144" if variant == "call16x9" else "256x256"
         assert f"predicted 3 images, kept 0 finished ones (reference-onnx, input {expected_input})" in result.output
@@ -353,7 +455,9 @@ def test_batches_do_not_depend_on_the_loader_threads():
     rng = np.random.default_rng(3)
     indices = rng.integers(0, 5, 6)
     pairs = [augment(data.images[i], data.alphas[i], config, rng) for i in indices]
-    assert np.array_equal(images, np.stack([p[0] for p in pairs])) and np.array_equal(alphas, np.stack([p[1] for p in pairs]))
+    assert np.array_equal(images, np.stack([p[0] for p in pairs])) and np.array_equal(
+        alphas, np.stack([p[1] for p in pairs])
+    )
 
 
 def test_device_choice_and_a_clear_error_without_a_gpu(tmp_path, monkeypatch):

@@ -38,8 +38,11 @@ def test_extract_refuses_a_model_whose_sha256_differs(tmp_path):
 
 def test_extract_names_the_missing_member_and_the_release(tmp_path):
     wheel = _fake_wheel(tmp_path / "mediapipe-0.11.0-fake.whl", {"mediapipe/__init__.py": b""})
-    with pytest.raises(ValueError, match="has no mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite; "
-                                         "mediapipe==0.10.21 is the release"):
+    with pytest.raises(
+        ValueError,
+        match="has no mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite; "
+        "mediapipe==0.10.21 is the release",
+    ):
         mediapipe.extract_models(wheel, tmp_path / "out")
     with pytest.raises(ValueError, match="not a readable wheel"):
         mediapipe.extract_models(_fake_wheel(tmp_path / "x.whl", {}).with_name("missing.whl"), tmp_path / "out")
@@ -125,7 +128,9 @@ def _our_masks(name: str, images: list[Path], to_input=None) -> dict[str, np.nda
     masks = {}
     for path in images:
         image = read_image(path)
-        prepared = runner.prepare(image) if to_input is None else to_input(image, runner.input_width, runner.input_height)
+        prepared = (
+            runner.prepare(image) if to_input is None else to_input(image, runner.input_width, runner.input_height)
+        )
         alpha = runner.predict(prepared[None])[0]
         masks[path.name] = cv2.resize(alpha, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
     return masks
@@ -169,12 +174,15 @@ def test_masks_match_a_live_mediapipe_run(model_files, tmp_path):
     repo = Path(__file__).resolve().parents[1]
     python = os.environ.get("VBBENCH_MEDIAPIPE_PYTHON") or str(repo / ".venv-mediapipe" / "bin" / "python")
     if not Path(python).exists():
-        pytest.skip(f"{python} does not exist: run scripts/install-test-deps.sh, or set VBBENCH_MEDIAPIPE_PYTHON to a "
-                    "Python with mediapipe==0.10.21 (the committed masks are still checked by "
-                    "test_masks_match_mediapipes_own_runtime)")
+        pytest.skip(
+            f"{python} does not exist: run scripts/install-test-deps.sh, or set VBBENCH_MEDIAPIPE_PYTHON to a "
+            "Python with mediapipe==0.10.21 (the committed masks are still checked by "
+            "test_masks_match_mediapipes_own_runtime)"
+        )
     shutil.copytree(REFERENCE / "images", tmp_path / "images")
-    made = subprocess.run([python, str(repo / "scripts" / "mediapipe_reference.py"), str(tmp_path)],
-                          capture_output=True, text=True)
+    made = subprocess.run(
+        [python, str(repo / "scripts" / "mediapipe_reference.py"), str(tmp_path)], capture_output=True, text=True
+    )
     assert made.returncode == 0, made.stderr[-2000:]
     for name in CATALOGUE:
         live, committed = _reference_masks(tmp_path, name), _reference_masks(REFERENCE, name)

@@ -37,9 +37,13 @@ def test_weights_are_int8_with_one_scale_per_output_channel(float_and_int8):
     graph = onnx.load(str(int8_path)).graph
     initializers = {tensor.name: tensor for tensor in graph.initializer}
     float_convs = [node for node in onnx.load(str(float_path)).graph.node if node.op_type == "Conv"]
-    weight_dequantizers = [node for node in graph.node if node.op_type == "DequantizeLinear"
-                           and node.input[0] in initializers
-                           and initializers[node.input[0]].data_type == onnx.TensorProto.INT8]
+    weight_dequantizers = [
+        node
+        for node in graph.node
+        if node.op_type == "DequantizeLinear"
+        and node.input[0] in initializers
+        and initializers[node.input[0]].data_type == onnx.TensorProto.INT8
+    ]
     assert len(weight_dequantizers) == len(float_convs)
     for node in weight_dequantizers:
         weight = initializers[node.input[0]]

@@ -9,9 +9,9 @@ import shutil
 
 import pytest
 import yaml
+from _archives import LocalServer, aisegment_entries, png, portrait, shen_entries, zip_bytes
 from typer.testing import CliRunner
 
-from _archives import LocalServer, aisegment_entries, png, portrait, shen_entries, zip_bytes
 from vbbench.cli import app
 from vbbench.sources import MANUAL_EXIT_CODE, datasets_dir
 from vbbench.variants import VARIANTS
@@ -34,8 +34,12 @@ def prepared_sample(tmp_path_factory):
 def test_prepare_sample_end_to_end(prepared_sample):
     data, output = prepared_sample
     assert "sample: train 36 / test 4 items (test 10.0 %" in output
-    assert "sample   40     0        0        36     4     10.0    original, rot90cw, rot90ccw, rot30, call16x9" in output
-    test_ids = [row["id"] for row in csv.DictReader(open(datasets_dir() / "sample" / "split.csv")) if row["split"] == "test"]
+    assert (
+        "sample   40     0        0        36     4     10.0    original, rot90cw, rot90ccw, rot30, call16x9" in output
+    )
+    test_ids = [
+        row["id"] for row in csv.DictReader(open(datasets_dir() / "sample" / "split.csv")) if row["split"] == "test"
+    ]
     for variant in VARIANTS:
         manifest = list(csv.DictReader(open(data / "sample" / "variants" / variant / "manifest.csv")))
         assert [row["id"] for row in manifest] == test_ids
@@ -55,8 +59,21 @@ def test_score_a_prepared_variant(prepared_sample, tmp_path, variant):
     data, _ = prepared_sample
     predictions = tmp_path / "pred"
     shutil.copytree(data / "sample" / "variants" / variant / "alpha", predictions)
-    result = invoke("score", predictions, "--dataset", "sample", "--variant", variant, "--data-dir", data,
-                    "--quiet", "--workers", "1", "--out", tmp_path / "scores")
+    result = invoke(
+        "score",
+        predictions,
+        "--dataset",
+        "sample",
+        "--variant",
+        variant,
+        "--data-dir",
+        data,
+        "--quiet",
+        "--workers",
+        "1",
+        "--out",
+        tmp_path / "scores",
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "scores" / "summary.json").read_text())
     split_hash = hashlib.sha256((datasets_dir() / "sample" / "split.csv").read_bytes()).hexdigest()
@@ -79,7 +96,10 @@ def test_verify_command_detects_drift(prepared_sample, tmp_path):
     (data / "sample" / "raw" / "alpha" / "sample_0003.png").write_bytes(png(portrait(1, 600, 800)[1]))
     result = invoke("verify", "sample", "--data-dir", data, "--workers", "1", "--quiet")
     assert result.exit_code == 1
-    assert "the files differ from the lock manifest" in result.output and "1 changed: alpha/sample_0003.png" in result.output
+    assert (
+        "the files differ from the lock manifest" in result.output
+        and "1 changed: alpha/sample_0003.png" in result.output
+    )
 
 
 def test_unknown_dataset_and_variant_errors(tmp_path):
@@ -115,8 +135,19 @@ def test_prepare_downloads_shen_with_url_and_keeps_the_authors_split(small_cards
     with LocalServer() as server:
         server.state.files["/shen.zip"] = data
         server.state.drops = 1
-        result = invoke("prepare", "shen2016", "--url", server.url("/shen.zip"), "--sha256",
-                        hashlib.sha256(data).hexdigest(), "--data-dir", tmp_path / "data", "--workers", "1", "-q")
+        result = invoke(
+            "prepare",
+            "shen2016",
+            "--url",
+            server.url("/shen.zip"),
+            "--sha256",
+            hashlib.sha256(data).hexdigest(),
+            "--data-dir",
+            tmp_path / "data",
+            "--workers",
+            "1",
+            "-q",
+        )
     assert result.exit_code == 0, result.output
     assert "shen2016: train 6 / test 3 items" in result.output
     manifest = list(csv.DictReader(open(tmp_path / "data" / "shen2016" / "variants" / "rot90cw" / "manifest.csv")))
@@ -160,7 +191,9 @@ def test_rerun_with_the_same_archive_does_not_extract_again(small_cards, tmp_pat
     archive = tmp_path / "ais.zip"
     archive.write_bytes(zip_bytes(aisegment_entries()))
     for _ in range(2):
-        result = invoke("prepare", "aisegment", "--from", archive, "--data-dir", tmp_path / "data", "--workers", "1", "-q")
+        result = invoke(
+            "prepare", "aisegment", "--from", archive, "--data-dir", tmp_path / "data", "--workers", "1", "-q"
+        )
         assert result.exit_code == 0, result.output
         marker = tmp_path / "data" / "aisegment" / "raw" / "matting_human_datasets" / "clip_img"
         if _ == 0:

@@ -8,8 +8,16 @@ from pathlib import Path
 import pytest
 
 from vbbench import __version__
-from vbbench.results import (BENCHMARK_VERSION, SCHEMA, ResultError, load_result, load_results, make_result,
-                             speed_from_bench, write_result)
+from vbbench.results import (
+    BENCHMARK_VERSION,
+    SCHEMA,
+    ResultError,
+    load_result,
+    load_results,
+    make_result,
+    speed_from_bench,
+    write_result,
+)
 
 COMMITTED = Path(__file__).resolve().parents[1] / "leaderboards" / "results"
 
@@ -22,13 +30,23 @@ def a_summary() -> dict:
 def test_make_result_wraps_summary_with_metadata_and_provenance():
     summary = a_summary()
     summary["created"] = "2026-11-25T08:00:00+00:00"
-    meta = {"name": "my-net", "parameters": 1_234_567, "input_size": "256x144", "runtime": "onnxruntime",
-            "weights_sha256": "ab" * 32, "speed": {"640x360": 40.0, "1280x720": 15.5}, "speed_machine": "box, 2 logical CPUs",
-            "speed_input": "256x144", "macs": 43_800_000}
+    meta = {
+        "name": "my-net",
+        "parameters": 1_234_567,
+        "input_size": "256x144",
+        "runtime": "onnxruntime",
+        "weights_sha256": "ab" * 32,
+        "speed": {"640x360": 40.0, "1280x720": 15.5},
+        "speed_machine": "box, 2 logical CPUs",
+        "speed_input": "256x144",
+        "macs": 43_800_000,
+    }
     document = make_result(summary, meta, "2026-11-26")
     assert document["schema"] == SCHEMA == "vbbench-result/1"
     assert document["benchmark_version"] == BENCHMARK_VERSION and document["vbbench_version"] == __version__
-    assert document["dataset"] == {key: summary["dataset"][key] for key in ("name", "variant", "revision", "split_sha256")}
+    assert document["dataset"] == {
+        key: summary["dataset"][key] for key in ("name", "variant", "revision", "split_sha256")
+    }
     assert document["model"] == {**meta, "description": "", "simulated": False}
     # The run's clock time is replaced by the date, so the same inputs give the same file ...
     assert document["summary"]["created"] == "2026-11-26"
@@ -92,14 +110,20 @@ def test_load_results_reads_every_file_sorted_by_path(tmp_path):
 
 
 def test_speed_comes_from_a_bench_report_and_bad_reports_name_the_field():
-    report = {"model": {"name": "reference-onnx"}, "frames": [
-        {"size": "640x360", "ms": {"infer": 10.0}, "total_ms": 25.0, "fps": 40.0},
-        {"size": "1280x720", "ms": {"infer": 10.0}, "total_ms": 64.0, "fps": 15.625}]}
+    report = {
+        "model": {"name": "reference-onnx"},
+        "frames": [
+            {"size": "640x360", "ms": {"infer": 10.0}, "total_ms": 25.0, "fps": 40.0},
+            {"size": "1280x720", "ms": {"infer": 10.0}, "total_ms": 64.0, "fps": 15.625},
+        ],
+    }
     assert speed_from_bench(report, "b.json") == {"640x360": 40.0, "1280x720": 15.625}
     with pytest.raises(ResultError, match=r"^b.json: field 'frames' must list"):
         speed_from_bench({"model": {}}, "b.json")
     report["frames"][1]["fps"] = "fast"
-    with pytest.raises(ResultError, match=r"^b.json: field 'frames\[1\]' must have a 'size' \(WxH\) and a number 'fps'$"):
+    with pytest.raises(
+        ResultError, match=r"^b.json: field 'frames\[1\]' must have a 'size' \(WxH\) and a number 'fps'$"
+    ):
         speed_from_bench(report, "b.json")
 
 

@@ -208,11 +208,13 @@ def test_trimap_hand_worked_and_frame_edge_is_not_a_boundary():
 
 
 def test_simulated_models_rank_by_mad_as_documented():
-    errors = np.array([
-        [mad(simulate_prediction(alpha, model, 0, index), alpha) for model in SIMULATED_MODELS]
-        for index in range(6)
-        for alpha in [render_portrait(0, index, 240, 320)[1]]
-    ])
+    errors = np.array(
+        [
+            [mad(simulate_prediction(alpha, model, 0, index), alpha) for model in SIMULATED_MODELS]
+            for index in range(6)
+            for alpha in [render_portrait(0, index, 240, 320)[1]]
+        ]
+    )
     means = errors.mean(axis=0)
     # Best first, each clearly worse than the one before (at least 20 % on the mean).
     assert (means[1:] > 1.2 * means[:-1]).all(), dict(zip(SIMULATED_MODELS, means))
@@ -230,8 +232,11 @@ def test_simulated_models_do_what_they_say():
     assert np.abs(blurred[interior].astype(float) - reference[interior]).max() <= 1.5
     shifted = simulate_prediction(alpha, "sim-shifted", 3, 1).astype(float)
     # Some integer shift of 1-3 px (7-11 px at 600×800, ×0.2 here) explains it better than none.
-    best = min(np.abs(np.roll(alpha.astype(float), (dy, dx), (0, 1)) - shifted)[interior].mean()
-               for dy in range(-3, 4) for dx in range(-3, 4))
+    best = min(
+        np.abs(np.roll(alpha.astype(float), (dy, dx), (0, 1)) - shifted)[interior].mean()
+        for dy in range(-3, 4)
+        for dx in range(-3, 4)
+    )
     assert best < 0.5 * np.abs(alpha.astype(float) - shifted)[interior].mean()
     for model in SIMULATED_MODELS:
         prediction = simulate_prediction(alpha, model, 3, 1)
@@ -286,8 +291,11 @@ def test_interrupted_run_resumes_and_refuses_other_parameters(tmp_path, monkeypa
         generate_sample(root, count=3, progress=False, **SMALL)
     assert not (root / "sample.json").exists() and (root / "images/sample_0000.png").exists()
     monkeypatch.setattr(sample, "render_portrait", original)
-    with pytest.raises(ValueError, match=f"{root} already holds a sample generated with seed=0, not seed=1; "
-                                         "choose another output folder or delete it"):
+    with pytest.raises(
+        ValueError,
+        match=f"{root} already holds a sample generated with seed=0, not seed=1; "
+        "choose another output folder or delete it",
+    ):
         generate_sample(root, count=3, seed=1, progress=False, **SMALL)
     generate_sample(root, count=3, progress=False, **SMALL)
     assert _tree(root) == reference
@@ -300,16 +308,18 @@ def test_interrupted_run_resumes_and_refuses_other_parameters(tmp_path, monkeypa
 
 def test_cli_writes_the_sample_and_says_how_to_score_it(tmp_path):
     out = tmp_path / "demo"
-    result = runner.invoke(app, ["sample", str(out), "--count", "2", "--seed", "3", "--width", "64",
-                                 "--height", "96", "--workers", "1"])
+    result = runner.invoke(
+        app, ["sample", str(out), "--count", "2", "--seed", "3", "--width", "64", "--height", "96", "--workers", "1"]
+    )
     assert result.exit_code == 0, result.output
-    assert f"vbbench score {out / 'predictions' / 'sim-good'} --gt {out / 'alpha'} --trimap {out / 'trimaps'}" \
+    assert (
+        f"vbbench score {out / 'predictions' / 'sim-good'} --gt {out / 'alpha'} --trimap {out / 'trimaps'}"
         in result.output
+    )
     manifest = json.loads((out / "sample.json").read_text())
     assert (manifest["count"], manifest["seed"], manifest["width"], manifest["height"]) == (2, 3, 64, 96)
     assert cv2.imread(str(out / "images/sample_0001.png")).shape == (96, 64, 3)
-    assert _tree(out) == _tree(generate_sample(tmp_path / "api", count=2, seed=3, width=64, height=96,
-                                               progress=False))
+    assert _tree(out) == _tree(generate_sample(tmp_path / "api", count=2, seed=3, width=64, height=96, progress=False))
 
     again = runner.invoke(app, ["sample", str(out), "--count", "2", "--seed", "4", "--width", "64", "--height", "96"])
     assert again.exit_code == 1
@@ -320,8 +330,11 @@ def test_cli_writes_the_sample_and_says_how_to_score_it(tmp_path):
 
 def test_smaller_count_in_an_existing_folder_warns_about_the_files_left_over(tmp_path):
     root = generate_sample(tmp_path / "s", count=3, progress=False, **SMALL)
-    with pytest.warns(UserWarning, match=r"9 files beyond --count 2 \(e.g. alpha/sample_0002.png\) are left "
-                                         r"from an earlier run and are not part of this sample"):
+    with pytest.warns(
+        UserWarning,
+        match=r"9 files beyond --count 2 \(e.g. alpha/sample_0002.png\) are left "
+        r"from an earlier run and are not part of this sample",
+    ):
         generate_sample(root, count=2, progress=False, **SMALL)
     manifest = json.loads((root / "sample.json").read_text())
     assert manifest["count"] == 2 and not any("sample_0002" in path for path in manifest["files"])
@@ -349,8 +362,7 @@ def test_some_subjects_enclose_background_and_some_are_close_ups():
     enclosed, widest_head = 0, 0.0
     for index in range(30):
         layers = render_layers(0, index, 120, 160)
-        count, labels, stats, _ = cv2.connectedComponentsWithStats((layers.alpha == 0).astype(np.uint8),
-                                                                   connectivity=4)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats((layers.alpha == 0).astype(np.uint8), connectivity=4)
         touching = set(np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])))
         enclosed += any(stats[k, cv2.CC_STAT_AREA] >= 30 for k in range(1, count) if k not in touching)
         widest_head = max(widest_head, 2 * layers.head[2] / 120)

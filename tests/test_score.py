@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import cv2
+import naive_metrics as naive
 import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import naive_metrics as naive
 from vbbench import score as scoring
 from vbbench.cli import app
 from vbbench.io import read_matte, write_png
@@ -45,8 +45,17 @@ def run(*args):
 
 def test_score_writes_csv_and_summary_with_exact_values(tmp_path):
     pairs = make_set(tmp_path, trimaps=True)
-    result = run(tmp_path / "pred", "--gt", tmp_path / "gt", "--trimap", tmp_path / "trimap",
-                 "--out", tmp_path / "out", "--workers", 1)
+    result = run(
+        tmp_path / "pred",
+        "--gt",
+        tmp_path / "gt",
+        "--trimap",
+        tmp_path / "trimap",
+        "--out",
+        tmp_path / "out",
+        "--workers",
+        1,
+    )
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "out" / "per_image.csv")
     assert list(table.columns) == ["image", "region", *METRICS]
@@ -179,8 +188,18 @@ def test_jpeg_predictions_are_scored_with_a_warning(tmp_path):
 def test_metric_subset_error_maps_and_no_partial_files(tmp_path):
     pairs = make_set(tmp_path, count=2)
     out = tmp_path / "out"
-    result = run(tmp_path / "pred", "--gt", tmp_path / "gt", "--metrics", "conn,mad",
-                 "--error-maps", "--out", out, "--workers", 1)
+    result = run(
+        tmp_path / "pred",
+        "--gt",
+        tmp_path / "gt",
+        "--metrics",
+        "conn,mad",
+        "--error-maps",
+        "--out",
+        out,
+        "--workers",
+        1,
+    )
     assert result.exit_code == 0, result.output
     assert list(pd.read_csv(out / "per_image.csv").columns) == ["image", "region", "conn", "mad"]
     pred, gt = pairs["sub/01"]
@@ -200,10 +219,12 @@ def test_dask_cluster_gives_the_same_numbers(tmp_path):
     distributed = pytest.importorskip("distributed")
     make_set(tmp_path, count=4)
     local = scoring.score_directories(tmp_path / "pred", tmp_path / "gt", workers=1, progress=False)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, host="127.0.0.1") as cluster:
-        remote = scoring.score_directories(tmp_path / "pred", tmp_path / "gt", scheduler=cluster.scheduler_address,
-                                           progress=False)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+    ) as cluster:
+        remote = scoring.score_directories(
+            tmp_path / "pred", tmp_path / "gt", scheduler=cluster.scheduler_address, progress=False
+        )
     pd.testing.assert_frame_equal(local.per_image, remote.per_image, check_exact=True)
 
 
@@ -225,7 +246,9 @@ def test_load_summary_names_the_bad_field(tmp_path):
     summary = json.loads(path.read_text())
     summary["scores"]["whole"]["conn"]["mean"] = "low"
     path.write_text(json.dumps(summary))
-    with pytest.raises(scoring.ScoreError, match=r"summary.json: field 'scores.whole.conn.mean' must be a finite number"):
+    with pytest.raises(
+        scoring.ScoreError, match=r"summary.json: field 'scores.whole.conn.mean' must be a finite number"
+    ):
         scoring.load_summary(path)
     path.write_text(json.dumps({"schema": "other/9"}))
     with pytest.raises(scoring.ScoreError, match="field 'schema' must be 'vbbench-score/1', found 'other/9'"):
@@ -249,8 +272,19 @@ def test_help_and_score_do_not_import_heavy_libraries(tmp_path):
 def test_conventions_are_applied_and_recorded(tmp_path):
     pairs = make_set(tmp_path, count=2)
     out = tmp_path / "out"
-    result = run(tmp_path / "pred", "--gt", tmp_path / "gt", "--convention", "conn_ties=row-major",
-                 "--convention", "conn_thresholds=float64", "--out", out, "--workers", 1)
+    result = run(
+        tmp_path / "pred",
+        "--gt",
+        tmp_path / "gt",
+        "--convention",
+        "conn_ties=row-major",
+        "--convention",
+        "conn_thresholds=float64",
+        "--out",
+        out,
+        "--workers",
+        1,
+    )
     assert result.exit_code == 0, result.output
     assert "NOT the reference definitions: conn_thresholds=float64, conn_ties=row-major" in result.output
     summary = scoring.load_summary(out / "summary.json")
@@ -293,8 +327,9 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
 
     scored.clear()
     monkeypatch.setattr(scoring, "score_pair", counting)
-    resumed = scoring.score_directories(tmp_path / "pred", tmp_path / "gt", workers=1, progress=False,
-                                        checkpoint=checkpoint)
+    resumed = scoring.score_directories(
+        tmp_path / "pred", tmp_path / "gt", workers=1, progress=False, checkpoint=checkpoint
+    )
     # pairs run in id order: 00, 02, 04 finished before the interruption; 00 changed since
     assert sorted(scored) == ["00", "sub/01", "sub/03"]
     assert not checkpoint.exists()

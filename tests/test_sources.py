@@ -7,11 +7,22 @@ import os
 import zipfile
 
 import pytest
-
 from _archives import LocalServer, shen_entries, zip_bytes
+
 from vbbench import sources
-from vbbench.sources import (ArchiveError, ChecksumError, DatasetError, DownloadError, ManualDownloadRequired, acquire,
-                             download, get_dataset, list_datasets, load_card, safe_extract)
+from vbbench.sources import (
+    ArchiveError,
+    ChecksumError,
+    DatasetError,
+    DownloadError,
+    ManualDownloadRequired,
+    acquire,
+    download,
+    get_dataset,
+    list_datasets,
+    load_card,
+    safe_extract,
+)
 
 
 def test_registry_lists_the_three_cards_with_their_facts():
@@ -74,8 +85,10 @@ def test_a_flipped_byte_is_a_checksum_error_and_nothing_is_kept(tmp_path):
         with pytest.raises(ChecksumError) as caught:
             download(url, tmp_path / "set.zip", PAYLOAD_SHA, progress=False)
     actual = hashlib.sha256(bytes(corrupted)).hexdigest()
-    assert str(caught.value) == (f"{url}: checksum mismatch: expected sha256 {PAYLOAD_SHA}, got {actual}; "
-                                 "the download was deleted; check the URL and --sha256, then retry")
+    assert str(caught.value) == (
+        f"{url}: checksum mismatch: expected sha256 {PAYLOAD_SHA}, got {actual}; "
+        "the download was deleted; check the URL and --sha256, then retry"
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -84,7 +97,9 @@ def test_download_gives_up_after_the_retries_and_says_how_to_resume(tmp_path):
         server.state.files["/set.zip"] = PAYLOAD
         server.state.drops = 10
         with pytest.raises(DownloadError, match=r"failed after 2 attempts: .*run the command again to resume"):
-            download(server.url("/set.zip"), tmp_path / "set.zip", PAYLOAD_SHA, retries=1, backoff_s=0.01, progress=False)
+            download(
+                server.url("/set.zip"), tmp_path / "set.zip", PAYLOAD_SHA, retries=1, backoff_s=0.01, progress=False
+            )
         assert len(server.state.ranges) == 2
     assert (tmp_path / "set.zip.part").stat().st_size == len(PAYLOAD) // 2 + (len(PAYLOAD) - len(PAYLOAD) // 2) // 2
 
@@ -98,11 +113,14 @@ def test_safe_extract_round_trip(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.zip", "raw"]
 
 
-@pytest.mark.parametrize("name, reason", [
-    ("../evil.png", "climbs out of the target with '..'"),
-    ("training/../../evil.png", "climbs out of the target with '..'"),
-    ("/etc/evil.png", "absolute path"),
-])
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("../evil.png", "climbs out of the target with '..'"),
+        ("training/../../evil.png", "climbs out of the target with '..'"),
+        ("/etc/evil.png", "absolute path"),
+    ],
+)
 def test_zip_slip_entries_are_refused_before_anything_is_written(tmp_path, name, reason):
     (tmp_path / "a.zip").write_bytes(zip_bytes({"training/00001.png": b"x", name: b"evil"}))
     with pytest.raises(ArchiveError, match=reason):

@@ -10,9 +10,16 @@ from vbbench.split import assign_splits, group_is_test, split_path, split_sha256
 
 
 def ais_pairs(groups=200, per_group=5):
-    return [{"id": f"{1803000000 + g}/clip_00000000/{1803000000 + g}-{i:08d}", "group": f"{1803000000 + g}/clip_00000000",
-             "folder": "", "image_sha256": hashlib.sha256(f"{g}-{i}".encode()).hexdigest()}
-            for g in range(groups) for i in range(per_group)]
+    return [
+        {
+            "id": f"{1803000000 + g}/clip_00000000/{1803000000 + g}-{i:08d}",
+            "group": f"{1803000000 + g}/clip_00000000",
+            "folder": "",
+            "image_sha256": hashlib.sha256(f"{g}-{i}".encode()).hexdigest(),
+        }
+        for g in range(groups)
+        for i in range(per_group)
+    ]
 
 
 def test_group_hash_rule_matches_an_independent_computation():
@@ -53,8 +60,11 @@ def test_adding_files_keeps_every_earlier_decision():
 
 def test_shen_keeps_the_authors_folders():
     card = get_dataset("shen2016")
-    pairs = [{"id": f"{folder}/{n:05d}", "group": f"{folder}/{n:05d}", "folder": folder, "image_sha256": "0"}
-             for folder, count in (("training", 1700), ("testing", 300)) for n in range(1, count + 1)]
+    pairs = [
+        {"id": f"{folder}/{n:05d}", "group": f"{folder}/{n:05d}", "folder": folder, "image_sha256": "0"}
+        for folder, count in (("training", 1700), ("testing", 300))
+        for n in range(1, count + 1)
+    ]
     summary = summarize_split(assign_splits(card, pairs))
     assert (summary.train, summary.test, summary.test_fraction) == (1700, 300, 0.15)
 

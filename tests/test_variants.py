@@ -7,12 +7,11 @@ import hashlib
 import cv2
 import numpy as np
 import pytest
-
 from _archives import portrait
-from vbbench.sources import get_dataset
-from vbbench.variants import (CALL_SIZE_PX, VARIANTS, call16x9_crop, make_variants, rot30_angle, transform,
-                              variant_paths)
+
 from vbbench.io import read_image, read_matte
+from vbbench.sources import get_dataset
+from vbbench.variants import CALL_SIZE_PX, VARIANTS, call16x9_crop, make_variants, rot30_angle, transform, variant_paths
 
 
 @pytest.fixture
@@ -48,10 +47,15 @@ def test_rot30_matches_warp_affine_and_sign_comes_from_the_id(pair):
         centre = (29.5, 39.5)
         matrix = cv2.getRotationMatrix2D(centre, 30.0 * expected_sign, 1.0)
         out_image, out_alpha, params = transform(image, alpha, "rot30", item_id)
-        assert np.array_equal(out_alpha, cv2.warpAffine(alpha, matrix, (60, 80), flags=cv2.INTER_LINEAR,
-                                                        borderMode=cv2.BORDER_CONSTANT, borderValue=0))
-        assert np.array_equal(out_image, cv2.warpAffine(image, matrix, (60, 80), flags=cv2.INTER_LINEAR,
-                                                        borderMode=cv2.BORDER_REPLICATE))
+        assert np.array_equal(
+            out_alpha,
+            cv2.warpAffine(
+                alpha, matrix, (60, 80), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+            ),
+        )
+        assert np.array_equal(
+            out_image, cv2.warpAffine(image, matrix, (60, 80), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        )
         assert params["angle_deg"] == 30.0 * expected_sign and params["centre_px"] == [29.5, 39.5]
     assert {rot30_angle(i) for i in map(str, range(20))} == {30.0, -30.0}
 
@@ -96,8 +100,14 @@ def raw_sample_set(root):
         image, alpha = portrait(index, width=60, height=80)
         cv2.imwrite(str(root / "images" / f"sample_{index:04d}.png"), image)
         cv2.imwrite(str(root / "alpha" / f"sample_{index:04d}.png"), alpha)
-        pairs.append({"id": f"sample_{index:04d}", "group": "group_0000", "image": f"images/sample_{index:04d}.png",
-                      "matte": f"alpha/sample_{index:04d}.png"})
+        pairs.append(
+            {
+                "id": f"sample_{index:04d}",
+                "group": "group_0000",
+                "image": f"images/sample_{index:04d}.png",
+                "matte": f"alpha/sample_{index:04d}.png",
+            }
+        )
     return root, pairs
 
 
@@ -130,7 +140,9 @@ def test_make_variants_writes_files_and_manifest_then_skips(tmp_path):
 
 
 def test_variant_paths_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"variant 'rot30' of 'sample' is not prepared .*run `vbbench prepare sample --data-dir"):
+    with pytest.raises(
+        FileNotFoundError, match=r"variant 'rot30' of 'sample' is not prepared .*run `vbbench prepare sample --data-dir"
+    ):
         variant_paths("sample", "rot30", tmp_path)
     with pytest.raises(ValueError, match=r"unknown variant 'rot90'; did you mean 'rot90cw'\?"):
         variant_paths("sample", "rot90", tmp_path)

@@ -8,8 +8,8 @@ import hashlib
 import cv2
 import numpy as np
 import pytest
-
 from _archives import HEIGHT_PX, ORPHAN_MATTE, WIDTH_PX, aisegment_entries, png, portrait, shen_entries
+
 from vbbench.sources import get_dataset
 from vbbench.verify import DriftError, VerifyError, find_pairs, lock_is_current, verify_dataset
 
@@ -28,11 +28,15 @@ def rows(path):
 
 
 def shen_card(pairs):
-    return get_dataset("shen2016").replace(expected_pairs=pairs, expected_width_px=WIDTH_PX, expected_height_px=HEIGHT_PX)
+    return get_dataset("shen2016").replace(
+        expected_pairs=pairs, expected_width_px=WIDTH_PX, expected_height_px=HEIGHT_PX
+    )
 
 
 def ais_card(pairs):
-    return get_dataset("aisegment").replace(expected_pairs=pairs, expected_width_px=WIDTH_PX, expected_height_px=HEIGHT_PX)
+    return get_dataset("aisegment").replace(
+        expected_pairs=pairs, expected_width_px=WIDTH_PX, expected_height_px=HEIGHT_PX
+    )
 
 
 def test_shen_pairs_keep_the_folder_in_the_id(tmp_path):
@@ -40,7 +44,13 @@ def test_shen_pairs_keep_the_folder_in_the_id(tmp_path):
     report = verify_dataset(shen_card(5), root, tmp_path / "data", progress=False)
     assert (report.pairs, report.usable, report.errors) == (5, 5, 0)
     pairs = rows(report.pairs_path)
-    assert [p["id"] for p in pairs] == ["testing/00001", "testing/00002", "training/00001", "training/00002", "training/00003"]
+    assert [p["id"] for p in pairs] == [
+        "testing/00001",
+        "testing/00002",
+        "training/00001",
+        "training/00002",
+        "training/00003",
+    ]
     assert pairs[0]["matte"] == "testing/00001_matte.png" and pairs[0]["folder"] == "testing"
     lock = rows(report.lock_path)
     assert len(lock) == 10
@@ -83,7 +93,10 @@ def test_corrupt_constant_mislabelled_and_duplicate_files_are_excluded_and_liste
     assert found == {
         ("corrupt", "training/00001"): "truncated PNG (no IEND chunk); excluded",
         ("bad_matte", "training/00002"): "constant matte (every pixel 255); excluded",
-        ("resolution", "training/00003"): f"{WIDTH_PX + 2}×{HEIGHT_PX} px, the card expects {WIDTH_PX}×{HEIGHT_PX} px; excluded",
+        (
+            "resolution",
+            "training/00003",
+        ): f"{WIDTH_PX + 2}×{HEIGHT_PX} px, the card expects {WIDTH_PX}×{HEIGHT_PX} px; excluded",
         ("duplicate", "training/00005"): "same bytes as the image of training/00004; excluded",
         ("count", ""): "2 usable pairs, the card expects 6",
     }

@@ -39,7 +39,5 @@ def keep_freed_memory(threshold_bytes: int = 256 * 1024 * 1024) -> bool:
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return False
-    _done = bool(mallopt(_M_MMAP_THRESHOLD, threshold_bytes)) and bool(
-        mallopt(_M_TRIM_THRESHOLD, 2 * threshold_bytes)
-    )
+    _done = bool(mallopt(_M_MMAP_THRESHOLD, threshold_bytes)) and bool(mallopt(_M_TRIM_THRESHOLD, 2 * threshold_bytes))
     return _done

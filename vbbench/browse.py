@@ -100,8 +100,13 @@ def _find_image(images: dict[str, Path], image_id: str, where: Path) -> Path:
     return images[image_id]
 
 
-def build(name: str, runs: list[ScoreRun], images_dir: str | os.PathLike, variant: str = "original",
-          manifest: str | os.PathLike | None = None):
+def build(
+    name: str,
+    runs: list[ScoreRun],
+    images_dir: str | os.PathLike,
+    variant: str = "original",
+    manifest: str | os.PathLike | None = None,
+):
     """Create or update the persistent FiftyOne dataset ``name`` from score runs.
 
     Parameters
@@ -133,9 +138,15 @@ def build(name: str, runs: list[ScoreRun], images_dir: str | os.PathLike, varian
     keys = [f"{variant}/{image_id}" for image_id in ground_truth]
     existing = set(dataset.values("key")) if "key" in dataset.get_field_schema() else set()
     new = [
-        fo.Sample(filepath=str(_find_image(images, image_id, Path(images_dir)).resolve()), key=key,
-                  image_id=image_id, variant=variant, tags=[variant])
-        for key, image_id in zip(keys, ground_truth) if key not in existing
+        fo.Sample(
+            filepath=str(_find_image(images, image_id, Path(images_dir)).resolve()),
+            key=key,
+            image_id=image_id,
+            variant=variant,
+            tags=[variant],
+        )
+        for key, image_id in zip(keys, ground_truth)
+        if key not in existing
     ]
     if new:
         dataset.add_samples(new)
@@ -146,10 +157,15 @@ def build(name: str, runs: list[ScoreRun], images_dir: str | os.PathLike, varian
             raise BrowseError(f"{manifest}: no row for {', '.join(unknown[:5])}")
         for column in ("split", "group", "source_id"):
             if column in rows.columns:
-                dataset.set_values(column, {f"{variant}/{i}": rows.at[i, column] for i in ground_truth}, key_field="key")
+                dataset.set_values(
+                    column, {f"{variant}/{i}": rows.at[i, column] for i in ground_truth}, key_field="key"
+                )
     dataset.set_values(
         "gt_matte",
-        {key: fo.Heatmap(map_path=str(path.resolve()), range=[0, 255]) for key, path in zip(keys, ground_truth.values())},
+        {
+            key: fo.Heatmap(map_path=str(path.resolve()), range=[0, 255])
+            for key, path in zip(keys, ground_truth.values())
+        },
         key_field="key",
     )
     for run in runs:
@@ -159,12 +175,18 @@ def build(name: str, runs: list[ScoreRun], images_dir: str | os.PathLike, varian
             raise BrowseError(f"{run.folder}: no prediction for {', '.join(missing[:5])}")
         dataset.set_values(
             f"{prefix}_matte",
-            {f"{variant}/{i}": fo.Heatmap(map_path=str(run.predictions[i].resolve()), range=[0, 255]) for i in ground_truth},
+            {
+                f"{variant}/{i}": fo.Heatmap(map_path=str(run.predictions[i].resolve()), range=[0, 255])
+                for i in ground_truth
+            },
             key_field="key",
         )
         dataset.set_values(
             f"{prefix}_error",
-            {f"{variant}/{i}": fo.Heatmap(map_path=str(_error_map(run, i).resolve()), range=[0, 255]) for i in ground_truth},
+            {
+                f"{variant}/{i}": fo.Heatmap(map_path=str(_error_map(run, i).resolve()), range=[0, 255])
+                for i in ground_truth
+            },
             key_field="key",
         )
         for region, rows in run.per_image.groupby("region"):

@@ -8,7 +8,7 @@ Expected failures print one actionable line and end with ``raise typer.Exit(code
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -53,19 +53,48 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 @app.command()
 def score(
-    pred_dir: Annotated[Path, typer.Argument(help="Folder of predicted mattes (PNG; ids = relative paths without extension).")],
-    gt: Annotated[Optional[Path], typer.Option("--gt", help="Folder of ground-truth mattes.")] = None,
-    dataset: Annotated[Optional[str], typer.Option("--dataset", help="A prepared dataset whose ground truth to use instead of --gt.")] = None,
-    variant: Annotated[str, typer.Option("--variant", help="Variant of --dataset: original, rot90cw, rot90ccw, rot30, call16x9.")] = "original",
-    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Where prepared datasets live (default: $VBBENCH_HOME/data).")] = None,
-    trimap: Annotated[Optional[Path], typer.Option("--trimap", help="Folder of trimaps; also scores the unknown band (trimap == 128).")] = None,
-    metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated metric names (default: all).")] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Processes (default: all cores).")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default: PRED_DIR-scores beside PRED_DIR).")] = None,
-    error_maps: Annotated[bool, typer.Option("--error-maps", help="Also write |p - g| maps to OUT/error_maps/.")] = False,
-    resize: Annotated[bool, typer.Option("--resize", help="Resize predictions of another size to the ground truth (bilinear) instead of failing.")] = False,
-    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask distributed scheduler address (extra 'dist').")] = None,
-    convention: Annotated[Optional[list[str]], typer.Option("--convention", help="NAME=VALUE to reproduce another implementation, e.g. conn_ties=row-major (see docs/metrics.md).")] = None,
+    pred_dir: Annotated[
+        Path, typer.Argument(help="Folder of predicted mattes (PNG; ids = relative paths without extension).")
+    ],
+    gt: Annotated[Path | None, typer.Option("--gt", help="Folder of ground-truth mattes.")] = None,
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", help="A prepared dataset whose ground truth to use instead of --gt.")
+    ] = None,
+    variant: Annotated[
+        str, typer.Option("--variant", help="Variant of --dataset: original, rot90cw, rot90ccw, rot30, call16x9.")
+    ] = "original",
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Where prepared datasets live (default: $VBBENCH_HOME/data).")
+    ] = None,
+    trimap: Annotated[
+        Path | None, typer.Option("--trimap", help="Folder of trimaps; also scores the unknown band (trimap == 128).")
+    ] = None,
+    metrics: Annotated[
+        str | None, typer.Option("--metrics", help="Comma-separated metric names (default: all).")
+    ] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes (default: all cores).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: PRED_DIR-scores beside PRED_DIR).")
+    ] = None,
+    error_maps: Annotated[
+        bool, typer.Option("--error-maps", help="Also write |p - g| maps to OUT/error_maps/.")
+    ] = False,
+    resize: Annotated[
+        bool,
+        typer.Option(
+            "--resize", help="Resize predictions of another size to the ground truth (bilinear) instead of failing."
+        ),
+    ] = False,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Dask distributed scheduler address (extra 'dist').")
+    ] = None,
+    convention: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--convention",
+            help="NAME=VALUE to reproduce another implementation, e.g. conn_ties=row-major (see docs/metrics.md).",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no table.")] = False,
 ) -> None:
     """Score predicted mattes against ground truth.
@@ -90,8 +119,8 @@ def score(
     provenance = None
     if dataset is not None:
         try:
-            from vbbench.split import split_sha256
             from vbbench.sources import get_dataset
+            from vbbench.split import split_sha256
             from vbbench.variants import variant_paths
 
             paths = variant_paths(dataset, variant, data_dir)
@@ -111,9 +140,18 @@ def score(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result = scoring.score_directories(
-                pred_dir, gt, trimap, names, workers, resize,
-                out_dir / "error_maps" if error_maps else None, scheduler, provenance, not quiet,
-                conventions, checkpoint=out_dir / "per_image.partial.jsonl",
+                pred_dir,
+                gt,
+                trimap,
+                names,
+                workers,
+                resize,
+                out_dir / "error_maps" if error_maps else None,
+                scheduler,
+                provenance,
+                not quiet,
+                conventions,
+                checkpoint=out_dir / "per_image.partial.jsonl",
             )
     except scoring.ScoreError as problem:
         raise fail(str(problem)) from None
@@ -127,10 +165,12 @@ def score(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the generated sample and the scores.")] = Path("vbbench-demo"),
+    out: Annotated[Path, typer.Option("--out", help="Folder for the generated sample and the scores.")] = Path(
+        "vbbench-demo"
+    ),
     count: Annotated[int, typer.Option("--count", min=1, help="Number of 600×800 portraits to generate.")] = 40,
     seed: Annotated[int, typer.Option("--seed", help="Generator seed (same seed, same bytes).")] = 0,
-    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Processes (default: all cores).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes (default: all cores).")] = None,
 ) -> None:
     """Run the whole job offline: generate the embedded sample, score every simulated model, rank.
 
@@ -195,20 +235,25 @@ def sample_command(
     except ValueError as problem:
         raise fail(str(problem)) from None
     except OSError as problem:
-        raise fail(f"cannot write the sample to {out_dir}: {problem.strerror or problem} "
-                   f"({problem.filename or out_dir})") from None
+        raise fail(
+            f"cannot write the sample to {out_dir}: {problem.strerror or problem} ({problem.filename or out_dir})"
+        ) from None
     for warning in caught:
         typer.secho(f"warning: {warning.message}", err=True, fg=typer.colors.YELLOW)
-    typer.echo(f"wrote {count} portraits ({width}×{height} px) and {len(SIMULATED_MODELS)} simulated models' "
-               f"predictions to {root}")
-    typer.echo(f"score one: vbbench score {root / 'predictions' / SIMULATED_MODELS[0]} "
-               f"--gt {root / 'alpha'} --trimap {root / 'trimaps'}")
+    typer.echo(
+        f"wrote {count} portraits ({width}×{height} px) and {len(SIMULATED_MODELS)} simulated models' "
+        f"predictions to {root}"
+    )
+    typer.echo(
+        f"score one: vbbench score {root / 'predictions' / SIMULATED_MODELS[0]} "
+        f"--gt {root / 'alpha'} --trimap {root / 'trimaps'}"
+    )
 
 
 # ---- prepare / verify (dataset curation) ---------------------------------------------------
 
 
-def _default_data_dir(data_dir: Optional[Path]) -> Path:
+def _default_data_dir(data_dir: Path | None) -> Path:
     from vbbench.sources import default_data_dir
 
     return data_dir if data_dir is not None else default_data_dir()
@@ -216,13 +261,25 @@ def _default_data_dir(data_dir: Optional[Path]) -> Path:
 
 @app.command()
 def prepare(
-    datasets: Annotated[Optional[list[str]], typer.Argument(help="Datasets to prepare (default: every one at hand).")] = None,
-    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Where prepared datasets live (default: $VBBENCH_HOME/data).")] = None,
-    source: Annotated[Optional[Path], typer.Option("--from", help="The dataset's zip archive or extracted folder (one dataset only).")] = None,
-    url: Annotated[Optional[str], typer.Option("--url", help="Direct download URL (one dataset only; or $VBBENCH_<NAME>_URL).")] = None,
-    sha256: Annotated[Optional[str], typer.Option("--sha256", help="Expected SHA-256 of the download (or $VBBENCH_<NAME>_SHA256).")] = None,
+    datasets: Annotated[
+        list[str] | None, typer.Argument(help="Datasets to prepare (default: every one at hand).")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Where prepared datasets live (default: $VBBENCH_HOME/data).")
+    ] = None,
+    source: Annotated[
+        Path | None, typer.Option("--from", help="The dataset's zip archive or extracted folder (one dataset only).")
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="Direct download URL (one dataset only; or $VBBENCH_<NAME>_URL).")
+    ] = None,
+    sha256: Annotated[
+        str | None, typer.Option("--sha256", help="Expected SHA-256 of the download (or $VBBENCH_<NAME>_SHA256).")
+    ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail when verification finds defects.")] = False,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Processes for generating, verifying and variants.")] = 2,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Processes for generating, verifying and variants.")
+    ] = 2,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Prepare datasets: download or import → verify → 17:3 split → test-split variants.
@@ -247,13 +304,25 @@ def prepare(
     except DatasetError as problem:
         raise fail(str(problem)) from None
     if (source or url) and len(names) != 1:
-        raise fail("--from and --url need exactly one dataset name, e.g. vbbench prepare aisegment --from PATH") from None
+        raise fail(
+            "--from and --url need exactly one dataset name, e.g. vbbench prepare aisegment --from PATH"
+        ) from None
     results = []
     manual: list[str] = []
     for name in names:
         try:
-            results.append(preparing.prepare_dataset(name, root, source=source, url=url, sha256=sha256, strict=strict,
-                                                     workers=workers, progress=not quiet))
+            results.append(
+                preparing.prepare_dataset(
+                    name,
+                    root,
+                    source=source,
+                    url=url,
+                    sha256=sha256,
+                    strict=strict,
+                    workers=workers,
+                    progress=not quiet,
+                )
+            )
         except ManualDownloadRequired as problem:
             manual.append(str(problem))
         except (DatasetError, ValueError, FileNotFoundError) as problem:
@@ -276,8 +345,19 @@ def prepare(
 
 def _prepare_table(results: list, data_dir: Path) -> str:
     header = ("dataset", "pairs", "defects", "ignored", "train", "test", "test %", "variants")
-    rows = [(r.name, str(r.usable_pairs), str(r.errors), str(r.ignored), str(r.train), str(r.test),
-             f"{100 * r.test / max(r.train + r.test, 1):.1f}", ", ".join(r.variants)) for r in results]
+    rows = [
+        (
+            r.name,
+            str(r.usable_pairs),
+            str(r.errors),
+            str(r.ignored),
+            str(r.train),
+            str(r.test),
+            f"{100 * r.test / max(r.train + r.test, 1):.1f}",
+            ", ".join(r.variants),
+        )
+        for r in results
+    ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
     lines.insert(1, "  ".join("-" * width for width in widths))
@@ -287,7 +367,9 @@ def _prepare_table(results: list, data_dir: Path) -> str:
 @app.command()
 def verify(
     name: Annotated[str, typer.Argument(help="A prepared dataset.")],
-    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Where prepared datasets live (default: $VBBENCH_HOME/data).")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Where prepared datasets live (default: $VBBENCH_HOME/data).")
+    ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail when defects are found.")] = False,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Decoding processes.")] = 2,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -305,9 +387,12 @@ def verify(
         report = run_verify(name, root, strict=strict, workers=workers, progress=not quiet)
     except (DatasetError, FileNotFoundError) as problem:
         raise fail(str(problem)) from None
-    typer.echo(f"{name}: {report.usable} usable pairs of {report.pairs}, {report.errors} defects, "
-               f"{report.ignored} ignored files; files match {report.lock_path}" if not report.locked else
-               f"{name}: {report.usable} usable pairs, lock written to {report.lock_path}")
+    typer.echo(
+        f"{name}: {report.usable} usable pairs of {report.pairs}, {report.errors} defects, "
+        f"{report.ignored} ignored files; files match {report.lock_path}"
+        if not report.locked
+        else f"{name}: {report.usable} usable pairs, lock written to {report.lock_path}"
+    )
     typer.echo(f"defects: {report.defects_path}")
 
 
@@ -324,23 +409,54 @@ def _size(text: str) -> tuple[int, int]:
 
 @app.command()
 def train(
-    dataset: Annotated[str, typer.Option("--dataset", help="'sample' (rendered on the fly), a prepared dataset (aisegment, shen2016: its train split), or 'folders' with --images/--alpha.")] = "sample",
-    images: Annotated[Optional[Path], typer.Option("--images", help="Training images (with --dataset folders).")] = None,
-    alpha: Annotated[Optional[Path], typer.Option("--alpha", help="Training mattes, paired with --images by relative path.")] = None,
-    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Where prepared datasets live (default: $VBBENCH_HOME/data).")] = None,
-    out: Annotated[Path, typer.Option("--out", help="Folder for checkpoint.pt, weights.pt and record.json; an existing checkpoint is resumed.")] = Path("runs/train"),
+    dataset: Annotated[
+        str,
+        typer.Option(
+            "--dataset",
+            help="'sample' (rendered on the fly), a prepared dataset (aisegment, shen2016: its train split), or 'folders' with --images/--alpha.",
+        ),
+    ] = "sample",
+    images: Annotated[Path | None, typer.Option("--images", help="Training images (with --dataset folders).")] = None,
+    alpha: Annotated[
+        Path | None, typer.Option("--alpha", help="Training mattes, paired with --images by relative path.")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Where prepared datasets live (default: $VBBENCH_HOME/data).")
+    ] = None,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Folder for checkpoint.pt, weights.pt and record.json; an existing checkpoint is resumed."
+        ),
+    ] = Path("runs/train"),
     steps: Annotated[int, typer.Option("--steps", min=1, help="Optimiser steps.")] = 2000,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size (the paper: 32).")] = 32,
     lr: Annotated[float, typer.Option("--lr", help="Adam learning rate, fixed (the paper: 1e-4).")] = 1e-4,
-    input_size: Annotated[str, typer.Option("--input", help="Network input WxH: 256x256, or 256x144 for 16:9.")] = "256x256",
+    input_size: Annotated[
+        str, typer.Option("--input", help="Network input WxH: 256x256, or 256x144 for 16:9.")
+    ] = "256x256",
     pool: Annotated[int, typer.Option("--pool", min=1, help="Portraits rendered for --dataset sample.")] = 256,
     seed: Annotated[int, typer.Option("--seed", help="Seed of weights, batches and augmentation.")] = 0,
-    validate_every: Annotated[int, typer.Option("--validate-every", min=1, help="Steps between validation MADs.")] = 100,
-    then: Annotated[Optional[str], typer.Option("--then", help="Fine-tune afterwards, into OUT/then: 'sample', a prepared dataset, or 'folders' (--then-images/--then-alpha).")] = None,
-    then_images: Annotated[Optional[Path], typer.Option("--then-images", help="Fine-tuning images (with --then folders).")] = None,
-    then_alpha: Annotated[Optional[Path], typer.Option("--then-alpha", help="Fine-tuning mattes (with --then folders).")] = None,
+    validate_every: Annotated[
+        int, typer.Option("--validate-every", min=1, help="Steps between validation MADs.")
+    ] = 100,
+    then: Annotated[
+        str | None,
+        typer.Option(
+            "--then",
+            help="Fine-tune afterwards, into OUT/then: 'sample', a prepared dataset, or 'folders' (--then-images/--then-alpha).",
+        ),
+    ] = None,
+    then_images: Annotated[
+        Path | None, typer.Option("--then-images", help="Fine-tuning images (with --then folders).")
+    ] = None,
+    then_alpha: Annotated[
+        Path | None, typer.Option("--then-alpha", help="Fine-tuning mattes (with --then folders).")
+    ] = None,
     then_steps: Annotated[int, typer.Option("--then-steps", min=1, help="Fine-tuning steps.")] = 1000,
-    device: Annotated[str, typer.Option("--device", help="auto (a CUDA GPU if PyTorch sees one), cpu or cuda.")] = "auto",
+    device: Annotated[
+        str, typer.Option("--device", help="auto (a CUDA GPU if PyTorch sees one), cpu or cuda.")
+    ] = "auto",
 ) -> None:
     """Train the reference U-Net with the seed paper's recipe (extra `model`); resumable.
 
@@ -357,27 +473,49 @@ def train(
         data, validation = training.training_data(dataset, data_dir=data_dir, images=images, alpha=alpha, pool=pool)
         if then is not None:  # check the second stage's data before hours of the first
             second, second_validation = training.training_data(
-                then, data_dir=data_dir, images=then_images, alpha=then_alpha, pool=pool)
-        config = training.TrainConfig(steps=steps, batch=batch, learning_rate=lr, width=width, height=height,
-                                      seed=seed, validate_every=validate_every)
+                then, data_dir=data_dir, images=then_images, alpha=then_alpha, pool=pool
+            )
+        config = training.TrainConfig(
+            steps=steps,
+            batch=batch,
+            learning_rate=lr,
+            width=width,
+            height=height,
+            seed=seed,
+            validate_every=validate_every,
+        )
         record = training.train(data, validation, config, out, device=device)
         if then is not None:
             # The paper's recipe: pre-train on the large set, then fine-tune on the high-quality one.
             fine = training.TrainConfig(**{**config.__dict__, "steps": then_steps})
-            record = training.train(second, second_validation, fine, out / "then", initial_weights=out / "weights.pt",
-                                    device=device)
+            record = training.train(
+                second, second_validation, fine, out / "then", initial_weights=out / "weights.pt", device=device
+            )
             out = out / "then"
     except ValueError as problem:
         raise fail(str(problem)) from None
-    typer.echo(f"trained {record['steps']} steps on {record['data']}; final loss {record['final']['total']:.4f}, "
-               f"validation MAD {record['final'].get('validation_mad', float('nan')):.4f} (alpha, 0-1); wrote {out}/weights.pt")
+    typer.echo(
+        f"trained {record['steps']} steps on {record['data']}; final loss {record['final']['total']:.4f}, "
+        f"validation MAD {record['final'].get('validation_mad', float('nan')):.4f} (alpha, 0-1); wrote {out}/weights.pt"
+    )
+
 
 @app.command()
 def export(
-    to: Annotated[str, typer.Option("--to", help="Format: onnx, or coreml (an int8-weight .mlpackage; extra `coreml`).")] = "onnx",
+    to: Annotated[
+        str, typer.Option("--to", help="Format: onnx, or coreml (an int8-weight .mlpackage; extra `coreml`).")
+    ] = "onnx",
     out: Annotated[Path, typer.Option("--out", help="Output file.")] = Path("reference.onnx"),
-    input_size: Annotated[str, typer.Option("--input", help="Fixed input WxH: 256x256, or 256x144 for 16:9.")] = "256x256",
-    int8: Annotated[bool, typer.Option("--int8", help="Also write OUT-int8.onnx: static QDQ per-channel int8, calibrated on 16 sample training images.")] = False,
+    input_size: Annotated[
+        str, typer.Option("--input", help="Fixed input WxH: 256x256, or 256x144 for 16:9.")
+    ] = "256x256",
+    int8: Annotated[
+        bool,
+        typer.Option(
+            "--int8",
+            help="Also write OUT-int8.onnx: static QDQ per-channel int8, calibrated on 16 sample training images.",
+        ),
+    ] = False,
 ) -> None:
     """Export the shipped reference weights (extra `model`), checked against PyTorch (max |Δ| < 1e-4)."""
     from vbbench.models.registry import ModelError, _reference_model
@@ -401,8 +539,10 @@ def export(
                 difference = float((program(torch.from_numpy(batch)) - model(torch.from_numpy(batch))).abs().max())
         except (ModelError, ValueError) as problem:
             raise fail(str(problem)) from None
-        typer.echo(f"wrote {path} (ML program, {program.int8_weights} int8 weight tensors, input {width}x{height}); "
-                   f"max |int8 emulated - PyTorch| = {difference:.2e}")
+        typer.echo(
+            f"wrote {path} (ML program, {program.int8_weights} int8 weight tensors, input {width}x{height}); "
+            f"max |int8 emulated - PyTorch| = {difference:.2e}"
+        )
         return
     try:
         from vbbench.models.export import OPSET, export_onnx, max_abs_difference
@@ -412,9 +552,11 @@ def export(
         path = export_onnx(model, out, width, height)
     except (ModelError, ValueError) as problem:
         raise fail(str(problem)) from None
-    typer.echo(f"wrote {path} (opset {OPSET}, input {width}x{height}, {count_parameters(model):,} parameters, "
-               f"{count_macs(model, width, height) / 1e6:.1f} M MACs per frame); "
-               f"max |ONNX Runtime - PyTorch| = {max_abs_difference(model, path, width, height):.2e}")
+    typer.echo(
+        f"wrote {path} (opset {OPSET}, input {width}x{height}, {count_parameters(model):,} parameters, "
+        f"{count_macs(model, width, height) / 1e6:.1f} M MACs per frame); "
+        f"max |ONNX Runtime - PyTorch| = {max_abs_difference(model, path, width, height):.2e}"
+    )
     if int8:
         from vbbench.models.quantize import cached_onnx_int8
         from vbbench.models.train import sample_set
@@ -422,19 +564,27 @@ def export(
         quantized = path.with_name(f"{path.stem}-int8.onnx")
         quantized.unlink(missing_ok=True)  # a fresh export gets a fresh calibration
         cached_onnx_int8(path, sample_set(16, seed=1).images, width, height)
-        typer.echo(f"wrote {quantized} (int8 QDQ, per-channel weights; "
-                   f"max |int8 - PyTorch| = {max_abs_difference(model, quantized, width, height):.2e})")
+        typer.echo(
+            f"wrote {quantized} (int8 QDQ, per-channel weights; "
+            f"max |int8 - PyTorch| = {max_abs_difference(model, quantized, width, height):.2e})"
+        )
 
 
 @app.command()
 def predict(
     model: Annotated[str, typer.Option("--model", help=MODEL_HELP)],
     out: Annotated[Path, typer.Option("--out", help="Folder for <id>.png mattes and model.json.")],
-    images: Annotated[Optional[Path], typer.Option("--images", help="Folder of images to predict.")] = None,
-    dataset: Annotated[Optional[str], typer.Option("--dataset", help="A prepared dataset (instead of --images).")] = None,
+    images: Annotated[Path | None, typer.Option("--images", help="Folder of images to predict.")] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset", help="A prepared dataset (instead of --images).")] = None,
     variant: Annotated[str, typer.Option("--variant", help="Variant of --dataset.")] = "original",
-    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Where prepared datasets live.")] = None,
-    input_size: Annotated[Optional[str], typer.Option("--input", help="Model input WxH for the reference models; default 256x144 (16:9) for --variant call16x9, else 256x256. MediaPipe models have their own.")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Where prepared datasets live.")] = None,
+    input_size: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            help="Model input WxH for the reference models; default 256x144 (16:9) for --variant call16x9, else 256x256. MediaPipe models have their own.",
+        ),
+    ] = None,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Images per model call.")] = 8,
     threads: Annotated[int, typer.Option("--threads", min=1, help="Threads for the runtime and for image I/O.")] = 2,
 ) -> None:
@@ -455,18 +605,24 @@ def predict(
         result = predict_folder(runner, images, out, batch, threads)
     except (ModelError, ValueError, FileNotFoundError) as problem:
         raise fail(str(problem)) from None
-    typer.echo(f"predicted {result['predicted']} images, kept {result['skipped']} finished ones "
-               f"({runner.name}, input {runner.input_width}x{runner.input_height}); wrote {out}")
+    typer.echo(
+        f"predicted {result['predicted']} images, kept {result['skipped']} finished ones "
+        f"({runner.name}, input {runner.input_width}x{runner.input_height}); wrote {out}"
+    )
 
 
 @app.command()
 def bench(
     model: Annotated[str, typer.Option("--model", help=MODEL_HELP)] = "reference-onnx",
-    sizes: Annotated[str, typer.Option("--sizes", help="Comma-separated frame sizes WxH.")] = "640x360,1280x720,1920x1080",
-    input_size: Annotated[str, typer.Option("--input", help="Model input WxH (256x144 is the 16:9 input).")] = "256x144",
+    sizes: Annotated[
+        str, typer.Option("--sizes", help="Comma-separated frame sizes WxH.")
+    ] = "640x360,1280x720,1920x1080",
+    input_size: Annotated[
+        str, typer.Option("--input", help="Model input WxH (256x144 is the 16:9 input).")
+    ] = "256x144",
     frames: Annotated[int, typer.Option("--frames", min=1, help="Timed frames per size.")] = 60,
     threads: Annotated[int, typer.Option("--threads", min=1, help="Runtime threads.")] = 2,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the numbers as JSON.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the numbers as JSON.")] = None,
 ) -> None:
     """Frames per second of the virtual-background pipeline, per stage (the seed's Table 2, here)."""
     import json
@@ -484,8 +640,9 @@ def bench(
     typer.echo(format_report(runner, reports))
     typer.echo(f"machine: {machine}")
     if json_out:
-        atomic_write_text(json_out, json.dumps({"model": runner.metadata(), "machine": machine, "frames": reports},
-                                               indent=1) + "\n")
+        atomic_write_text(
+            json_out, json.dumps({"model": runner.metadata(), "machine": machine, "frames": reports}, indent=1) + "\n"
+        )
 
 
 @app.command()
@@ -506,8 +663,10 @@ def composite(
         result = composite_video(runner, video, background, out)
     except (ModelError, ValueError) as problem:
         raise fail(str(problem)) from None
-    typer.echo(f"wrote {out}: {result['frames']} frames at {result['width']}x{result['height']}, "
-               f"{result['fps']:.1f} frames/s end to end")
+    typer.echo(
+        f"wrote {out}: {result['frames']} frames at {result['width']}x{result['height']}, "
+        f"{result['fps']:.1f} frames/s end to end"
+    )
 
 
 # ---- browse / leaderboard ------------------------------------------------------------------
@@ -515,13 +674,32 @@ def composite(
 
 @app.command()
 def browse(
-    runs: Annotated[list[Path], typer.Option("--runs", help="Score output folders (from vbbench score --out), one per model and variant.")],
-    dataset: Annotated[Optional[str], typer.Option("--dataset", help="Prepared dataset the runs scored (default: the one their summaries name); every run must match.")] = None,
-    variants: Annotated[Optional[list[str]], typer.Option("--variant", help="Only these variants (repeatable; default: every variant among the runs).")] = None,
-    images: Annotated[Optional[Path], typer.Option("--images", help="The colour images scored, for runs scored with --gt (one variant only).")] = None,
-    name: Annotated[Optional[str], typer.Option("--name", help="FiftyOne dataset name (default: vbbench-DATASET).")] = None,
-    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Where prepared datasets live.")] = None,
-    launch: Annotated[bool, typer.Option("--launch", help="Serve the app on 127.0.0.1 and print the worst-case view's URL.")] = False,
+    runs: Annotated[
+        list[Path],
+        typer.Option("--runs", help="Score output folders (from vbbench score --out), one per model and variant."),
+    ],
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset",
+            help="Prepared dataset the runs scored (default: the one their summaries name); every run must match.",
+        ),
+    ] = None,
+    variants: Annotated[
+        list[str] | None,
+        typer.Option("--variant", help="Only these variants (repeatable; default: every variant among the runs)."),
+    ] = None,
+    images: Annotated[
+        Path | None,
+        typer.Option("--images", help="The colour images scored, for runs scored with --gt (one variant only)."),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="FiftyOne dataset name (default: vbbench-DATASET).")
+    ] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Where prepared datasets live.")] = None,
+    launch: Annotated[
+        bool, typer.Option("--launch", help="Serve the app on 127.0.0.1 and print the worst-case view's URL.")
+    ] = False,
     port: Annotated[int, typer.Option("--port", help="Port of the app with --launch.")] = 5151,
 ) -> None:
     """Show the worst cases in FiftyOne (extra `app`): mattes, error maps and metrics of every run.
@@ -544,15 +722,21 @@ def browse(
         for run in loaded:
             provenance = run.summary.get("dataset") or {}
             if dataset and provenance.get("name") not in (None, dataset):
-                raise browsing.BrowseError(f"{run.folder}: scored dataset {provenance['name']!r}, not --dataset {dataset!r}")
+                raise browsing.BrowseError(
+                    f"{run.folder}: scored dataset {provenance['name']!r}, not --dataset {dataset!r}"
+                )
             names.add(provenance.get("name") or dataset)
             by_variant.setdefault(provenance.get("variant") or "original", []).append(run)
         if len(names) > 1:
-            raise browsing.BrowseError(f"the runs scored different datasets ({', '.join(sorted(map(str, names)))}): browse one at a time")
+            raise browsing.BrowseError(
+                f"the runs scored different datasets ({', '.join(sorted(map(str, names)))}): browse one at a time"
+            )
         set_name = names.pop()
         for wanted in variants or []:
             if wanted not in by_variant:
-                raise browsing.BrowseError(f"no run scored variant {wanted!r} (runs have: {', '.join(sorted(by_variant))})")
+                raise browsing.BrowseError(
+                    f"no run scored variant {wanted!r} (runs have: {', '.join(sorted(by_variant))})"
+                )
         if variants:
             by_variant = {variant: by_variant[variant] for variant in variants}
         if images is not None and len(by_variant) > 1:
@@ -571,10 +755,14 @@ def browse(
     except (browsing.BrowseError, ValueError, FileNotFoundError) as problem:
         raise fail(str(problem)) from None
     worst = f"worst-mad-{browsing.field_name(loaded[-1].model)}"
-    typer.echo(f"FiftyOne dataset {dataset_name}: {len(built)} samples; saved views: {', '.join(built.list_saved_views())}")
+    typer.echo(
+        f"FiftyOne dataset {dataset_name}: {len(built)} samples; saved views: {', '.join(built.list_saved_views())}"
+    )
     if not launch:
-        typer.echo(f"open it with: vbbench browse --runs … --launch, or in Python: "
-                   f"fiftyone.launch_app(fiftyone.load_dataset({dataset_name!r}))")
+        typer.echo(
+            f"open it with: vbbench browse --runs … --launch, or in Python: "
+            f"fiftyone.launch_app(fiftyone.load_dataset({dataset_name!r}))"
+        )
         return
     import fiftyone as fo
 
@@ -587,9 +775,18 @@ def browse(
 
 @app.command()
 def leaderboard(
-    results: Annotated[Path, typer.Option("--results", help="Folder of results files (<dataset>/<variant>/<model>.json).")] = Path("leaderboards/results"),
-    out: Annotated[Path, typer.Option("--out", help="Where README.md, leaderboard.csv and index.html go.")] = Path("leaderboards"),
-    check: Annotated[bool, typer.Option("--check", help="Write nothing; fail if the outputs in OUT are stale or a results file is invalid.")] = False,
+    results: Annotated[
+        Path, typer.Option("--results", help="Folder of results files (<dataset>/<variant>/<model>.json).")
+    ] = Path("leaderboards/results"),
+    out: Annotated[Path, typer.Option("--out", help="Where README.md, leaderboard.csv and index.html go.")] = Path(
+        "leaderboards"
+    ),
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Write nothing; fail if the outputs in OUT are stale or a results file is invalid."
+        ),
+    ] = False,
 ) -> None:
     """Regenerate the leaderboards from results files, deterministically (CI runs --check)."""
     from vbbench import leaderboard as boards
@@ -612,10 +809,20 @@ def leaderboard(
 def add_result(
     summary: Annotated[Path, typer.Argument(help="summary.json written by vbbench score.")],
     model: Annotated[str, typer.Option("--model", help="Model name shown on the board (letters, digits, . _ -).")],
-    meta: Annotated[Optional[Path], typer.Option("--meta", help="model.json from vbbench predict (parameters, input size, runtime, weights sha256).")] = None,
-    bench: Annotated[Optional[Path], typer.Option("--bench", help="JSON from `vbbench bench --json`: FPS per frame size for the speed plot.")] = None,
-    date: Annotated[Optional[str], typer.Option("--date", help="ISO date of the run (default: today, UTC).")] = None,
-    results: Annotated[Path, typer.Option("--results", help="Results folder to add to.")] = Path("leaderboards/results"),
+    meta: Annotated[
+        Path | None,
+        typer.Option(
+            "--meta", help="model.json from vbbench predict (parameters, input size, runtime, weights sha256)."
+        ),
+    ] = None,
+    bench: Annotated[
+        Path | None,
+        typer.Option("--bench", help="JSON from `vbbench bench --json`: FPS per frame size for the speed plot."),
+    ] = None,
+    date: Annotated[str | None, typer.Option("--date", help="ISO date of the run (default: today, UTC).")] = None,
+    results: Annotated[Path, typer.Option("--results", help="Results folder to add to.")] = Path(
+        "leaderboards/results"
+    ),
 ) -> None:
     """Turn a score summary into a leaderboard results file (then run `vbbench leaderboard`)."""
     import json
@@ -628,7 +835,9 @@ def add_result(
         loaded = load_summary(summary)
         metadata = json.loads(meta.read_text(encoding="utf-8")) if meta else {}
         if loaded.get("dataset") is None:
-            raise fail(f"{summary}: scored with --gt, so it names no dataset; score with --dataset NAME --variant V") from None
+            raise fail(
+                f"{summary}: scored with --gt, so it names no dataset; score with --dataset NAME --variant V"
+            ) from None
         metadata["name"] = model
         if bench:
             metadata.update(bench_fields(json.loads(bench.read_text(encoding="utf-8")), bench))

@@ -19,8 +19,9 @@ __all__ = ["run_demo", "ranking_table"]
 TABLE_METRICS = ("mad", "mse", "sad", "grad", "conn", "sobel_l2")
 
 
-def run_demo(out_dir: str | os.PathLike, count: int = 40, seed: int = 0, workers: int | None = None,
-             progress: bool = True) -> dict[str, dict[str, Any]]:
+def run_demo(
+    out_dir: str | os.PathLike, count: int = 40, seed: int = 0, workers: int | None = None, progress: bool = True
+) -> dict[str, dict[str, Any]]:
     """Generate the sample set in ``out_dir``, score each simulated model, return the summaries.
 
     Parameters
@@ -49,10 +50,17 @@ def run_demo(out_dir: str | os.PathLike, count: int = 40, seed: int = 0, workers
     summaries = {}
     for model in SIMULATED_MODELS:
         result = score_directories(
-            out_dir / "predictions" / model, out_dir / "alpha", out_dir / "trimaps",
-            workers=workers, progress=progress,
-            dataset={"name": "sample", "variant": "generated", "revision": f"seed={seed},count={count}",
-                     "split_sha256": None},
+            out_dir / "predictions" / model,
+            out_dir / "alpha",
+            out_dir / "trimaps",
+            workers=workers,
+            progress=progress,
+            dataset={
+                "name": "sample",
+                "variant": "generated",
+                "revision": f"seed={seed},count={count}",
+                "split_sha256": None,
+            },
         )
         write_outputs(result, out_dir / "scores" / model)
         summaries[model] = result.summary
@@ -77,8 +85,10 @@ def ranking_table(summaries: dict[str, dict[str, Any]], region: str = "whole") -
     headers = {name: f"{name.upper()} {METRICS[name].display_unit}" for name in names}
     ordered = sorted(summaries, key=lambda model: summaries[model]["scores"][region]["mad"]["mean"])
     width = max(len(model) for model in ordered) + 2
-    lines = [f"region: {region}; mean ± half-width of the 95% bootstrap CI",
-             "model".ljust(width) + "".join(headers[name].rjust(17) for name in names)]
+    lines = [
+        f"region: {region}; mean ± half-width of the 95% bootstrap CI",
+        "model".ljust(width) + "".join(headers[name].rjust(17) for name in names),
+    ]
     for model in ordered:
         cells = []
         for name in names:

@@ -91,9 +91,7 @@ def read_matte(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     image = _decode(path)
     if image.dtype not in (np.uint8, np.uint16):
-        raise MatteError(
-            f"{path}: unsupported bit depth ({image.dtype}); save mattes as 8- or 16-bit PNG"
-        )
+        raise MatteError(f"{path}: unsupported bit depth ({image.dtype}); save mattes as 8- or 16-bit PNG")
     if image.ndim == 2:
         return image
     channels = image.shape[2]

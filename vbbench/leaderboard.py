@@ -31,8 +31,14 @@ OUTPUTS = ("README.md", "leaderboard.csv", "index.html")
 PLOT = "accuracy_vs_speed.png"
 MAIN_METRIC = "mad"
 _HEADERS = {
-    "mad": "MAD", "mse": "MSE", "sad": "SAD", "grad": "Grad", "conn": "Conn",
-    "sobel_l2": "Sobel grad", "sobel_l1": "Sobel L1", "gauss_grad": "Gauss grad",
+    "mad": "MAD",
+    "mse": "MSE",
+    "sad": "SAD",
+    "grad": "Grad",
+    "conn": "Conn",
+    "sobel_l2": "Sobel grad",
+    "sobel_l1": "Sobel L1",
+    "gauss_grad": "Gauss grad",
 }
 #: The seed paper's Table 1 reports on the Shen set MAD that reads like ×1e2 (percent) and its
 #: Sobel "Gradient" error; reproduced in those units for the Shen set only.
@@ -82,31 +88,48 @@ def _tables(results: list[dict[str, Any]]):
             for result in _ordered(group, region):
                 scores = result["summary"]["scores"][region]
                 first = next(iter(scores.values()))
-                rows.append([result["model"]["name"], "yes" if result["model"]["simulated"] else "no", str(first["n"])]
-                            + [_cell(scores[name], METRICS[name].display_scale) if name in scores else "—" for name in names])
+                rows.append(
+                    [result["model"]["name"], "yes" if result["model"]["simulated"] else "no", str(first["n"])]
+                    + [_cell(scores[name], METRICS[name].display_scale) if name in scores else "—" for name in names]
+                )
             description = group[0]["summary"]["regions"].get(region, region)
             title = f"{dataset} / {variant} / {region}"
-            note = (f"Benchmark version {version}; region `{region}` ({description}); sorted by mean MAD; "
-                    "each cell: mean [95% bootstrap CI].")
+            note = (
+                f"Benchmark version {version}; region `{region}` ({description}); sorted by mean MAD; "
+                "each cell: mean [95% bootstrap CI]."
+            )
             yield title, note, header, rows
             if dataset == "shen2016" and region == "whole":
                 header = ["model"] + [label for _, _, label in SEED_TABLE1]
-                rows = [[r["model"]["name"]] + [_cell(r["summary"]["scores"][region][name], scale)
-                                                for name, scale, _ in SEED_TABLE1]
-                        for r in _ordered(group, region)]
-                yield (f"{dataset} / {variant}: the seed paper's Table 1 units", "MAD as a percentage and the "
-                       "Sobel gradient error ×1e3, as the seed paper prints them.", header, rows)
+                rows = [
+                    [r["model"]["name"]]
+                    + [_cell(r["summary"]["scores"][region][name], scale) for name, scale, _ in SEED_TABLE1]
+                    for r in _ordered(group, region)
+                ]
+                yield (
+                    f"{dataset} / {variant}: the seed paper's Table 1 units",
+                    "MAD as a percentage and the Sobel gradient error ×1e3, as the seed paper prints them.",
+                    header,
+                    rows,
+                )
 
 
 def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|",
-            *("| " + " | ".join(row) + " |" for row in rows)]
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
 
 
 def _html_table(header: list[str], rows: list[list[str]]) -> str:
-    return ("<table><thead><tr>" + "".join(f"<th>{html.escape(cell)}</th>" for cell in header) + "</tr></thead><tbody>"
-            + "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
-            + "</tbody></table>")
+    return (
+        "<table><thead><tr>"
+        + "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
+        + "</tr></thead><tbody>"
+        + "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+        + "</tbody></table>"
+    )
 
 
 def _markdown(results: list[dict[str, Any]]) -> str:
@@ -124,15 +147,27 @@ def _markdown(results: list[dict[str, Any]]) -> str:
     for title, note, header, rows in _tables(results):
         lines += [f"## {title}", "", note, "", *_markdown_table(header, rows), ""]
     if _speed_points(results):
-        lines += ["## Accuracy versus speed", "", "Frames per second of the whole virtual-background pipeline "
-                  "(`vbbench bench`: resize in, inference, resize back, composite, mp4 encode; medians), on the "
-                  "machine named beside each. Speeds from different machines do not compare.", "",
-                  *_markdown_table(*_speed_table(results)), "",
-                  "Mean MAD over every pixel against those frames per second:", "",
-                  f"![accuracy versus speed]({PLOT})", ""]
+        lines += [
+            "## Accuracy versus speed",
+            "",
+            "Frames per second of the whole virtual-background pipeline "
+            "(`vbbench bench`: resize in, inference, resize back, composite, mp4 encode; medians), on the "
+            "machine named beside each. Speeds from different machines do not compare.",
+            "",
+            *_markdown_table(*_speed_table(results)),
+            "",
+            "Mean MAD over every pixel against those frames per second:",
+            "",
+            f"![accuracy versus speed]({PLOT})",
+            "",
+        ]
     else:
-        lines += ["## Speed", "", "No results file carries `vbbench bench` numbers yet, so there is no "
-                  "accuracy-versus-speed plot.", ""]
+        lines += [
+            "## Speed",
+            "",
+            "No results file carries `vbbench bench` numbers yet, so there is no accuracy-versus-speed plot.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -144,19 +179,32 @@ def _pixels(size: str) -> tuple[int, str]:
 
 def _speed_table(results: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """Header and rows: FPS per frame size of every result with speeds, and the machine measured on."""
-    timed = sorted((r for r in results if r["model"].get("speed")),
-                   key=lambda r: (r["dataset"]["name"], r["dataset"]["variant"], r["model"]["name"]))
+    timed = sorted(
+        (r for r in results if r["model"].get("speed")),
+        key=lambda r: (r["dataset"]["name"], r["dataset"]["variant"], r["model"]["name"]),
+    )
     sizes = sorted({size for r in timed for size in r["model"]["speed"]}, key=_pixels)
-    header = ["model", "dataset/variant", "parameters", "model input", *(f"FPS at {size}" for size in sizes),
-              "measured on"]
+    header = [
+        "model",
+        "dataset/variant",
+        "parameters",
+        "model input",
+        *(f"FPS at {size}" for size in sizes),
+        "measured on",
+    ]
     rows = []
     for result in timed:
         model = result["model"]
-        rows.append([model["name"], f"{result['dataset']['name']}/{result['dataset']['variant']}",
-                     f"{model['parameters']:,}" if model.get("parameters") is not None else "—",
-                     model.get("speed_input") or "unknown",
-                     *(f"{model['speed'][size]:.1f}" if size in model["speed"] else "—" for size in sizes),
-                     model.get("speed_machine") or "unknown"])
+        rows.append(
+            [
+                model["name"],
+                f"{result['dataset']['name']}/{result['dataset']['variant']}",
+                f"{model['parameters']:,}" if model.get("parameters") is not None else "—",
+                model.get("speed_input") or "unknown",
+                *(f"{model['speed'][size]:.1f}" if size in model["speed"] else "—" for size in sizes),
+                model.get("speed_machine") or "unknown",
+            ]
+        )
     return header, rows
 
 
@@ -204,8 +252,10 @@ def _plot(results: list[dict[str, Any]]) -> bytes | None:
         axes.set_title(f"accuracy versus speed, {size}")
         axes.grid(True, alpha=0.3)
         axes.margins(0.15)
-    handles = [Line2D([], [], color=colour, marker=marker, linestyle="none", markersize=7)
-               for colour, marker in (style[label] for label in labels)]
+    handles = [
+        Line2D([], [], color=colour, marker=marker, linestyle="none", markersize=7)
+        for colour, marker in (style[label] for label in labels)
+    ]
     figure.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
     figure.tight_layout(rect=(0, 0.06 * ((len(labels) + 1) // 2), 1, 1))
     buffer = text_io.BytesIO()
@@ -216,17 +266,47 @@ def _plot(results: list[dict[str, Any]]) -> bytes | None:
 def _csv(results: list[dict[str, Any]]) -> str:
     buffer = text_io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["benchmark_version", "dataset", "variant", "model", "simulated", "region", "metric", "n",
-                     "mean", "median", "ci95_low", "ci95_high", "display_key", "display_scale"])
+    writer.writerow(
+        [
+            "benchmark_version",
+            "dataset",
+            "variant",
+            "model",
+            "simulated",
+            "region",
+            "metric",
+            "n",
+            "mean",
+            "median",
+            "ci95_low",
+            "ci95_high",
+            "display_key",
+            "display_scale",
+        ]
+    )
     for (version, dataset, variant), group in _grouped(results).items():
         for result in sorted(group, key=lambda r: r["model"]["name"]):
             for region, scores in sorted(result["summary"]["scores"].items()):
                 for name in (n for n in METRICS if n in scores):
                     stats = scores[name]
-                    writer.writerow([version, dataset, variant, result["model"]["name"], result["model"]["simulated"],
-                                     region, name, stats["n"], repr(stats["mean"]), repr(stats["median"]),
-                                     repr(stats["ci95"][0]), repr(stats["ci95"][1]), METRICS[name].display_key,
-                                     repr(METRICS[name].display_scale)])
+                    writer.writerow(
+                        [
+                            version,
+                            dataset,
+                            variant,
+                            result["model"]["name"],
+                            result["model"]["simulated"],
+                            region,
+                            name,
+                            stats["n"],
+                            repr(stats["mean"]),
+                            repr(stats["median"]),
+                            repr(stats["ci95"][0]),
+                            repr(stats["ci95"][1]),
+                            METRICS[name].display_key,
+                            repr(METRICS[name].display_scale),
+                        ]
+                    )
     return buffer.getvalue()
 
 
@@ -251,16 +331,21 @@ document.querySelectorAll('table').forEach(function (table) {
 
 
 def _html(results: list[dict[str, Any]]) -> str:
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8"><title>vbbench leaderboards</title>',
-             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:2em}"
-             "th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#eee}"
-             "td:first-child,th:first-child{text-align:left}</style></head><body>",
-             "<h1>vbbench leaderboards</h1>",
-             "<p>Generated by <code>vbbench leaderboard</code>; click a column header to sort.</p>"]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8"><title>vbbench leaderboards</title>',
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:2em}"
+        "th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#eee}"
+        "td:first-child,th:first-child{text-align:left}</style></head><body>",
+        "<h1>vbbench leaderboards</h1>",
+        "<p>Generated by <code>vbbench leaderboard</code>; click a column header to sort.</p>",
+    ]
     if _speed_points(results):
         parts.append(f'<p><img src="{PLOT}" alt="accuracy versus speed"></p>')
-        parts.append("<h2>Speed</h2><p>Frames per second of the whole pipeline (vbbench bench), on the machine "
-                     "named beside each; speeds from different machines do not compare.</p>")
+        parts.append(
+            "<h2>Speed</h2><p>Frames per second of the whole pipeline (vbbench bench), on the machine "
+            "named beside each; speeds from different machines do not compare.</p>"
+        )
         parts.append(_html_table(*_speed_table(results)))
     for title, note, header, rows in _tables(results):
         parts.append(f"<h2>{html.escape(title)}</h2><p>{html.escape(note)}</p>")
@@ -285,8 +370,12 @@ def render(results_dir: str | os.PathLike) -> dict[str, str | bytes | None]:
     '# vbbench leaderboards'
     """
     results = load_results(results_dir)
-    return {"README.md": _markdown(results), "leaderboard.csv": _csv(results), "index.html": _html(results),
-            PLOT: _plot(results)}
+    return {
+        "README.md": _markdown(results),
+        "leaderboard.csv": _csv(results),
+        "index.html": _html(results),
+        PLOT: _plot(results),
+    }
 
 
 def build(results_dir: str | os.PathLike, out_dir: str | os.PathLike) -> list[Path]:
@@ -326,15 +415,28 @@ def check(results_dir: str | os.PathLike, out_dir: str | os.PathLike) -> list[st
 
 #: Baselines put on the sample board: every registered one. All are deterministic on one kind of
 #: machine; the MediaPipe files come from the mediapipe wheel on PyPI (sha256-checked).
-SAMPLE_BASELINES = ("reference", "reference-onnx", "reference-onnx-int8", "reference-coreml-int8",
-                    "mediapipe-general", "mediapipe-landscape")
+SAMPLE_BASELINES = (
+    "reference",
+    "reference-onnx",
+    "reference-onnx-int8",
+    "reference-coreml-int8",
+    "mediapipe-general",
+    "mediapipe-landscape",
+)
 
 
-def sample_results(results_dir: str | os.PathLike, date: str, count: int = 40, seed: int = 0,
-                   workers: int | None = None, progress: bool = False,
-                   baselines: tuple[str, ...] = SAMPLE_BASELINES,
-                   speeds: dict[str, dict[str, float]] | None = None,
-                   speed_machine: str | None = None, speed_inputs: dict[str, str] | None = None) -> list[Path]:
+def sample_results(
+    results_dir: str | os.PathLike,
+    date: str,
+    count: int = 40,
+    seed: int = 0,
+    workers: int | None = None,
+    progress: bool = False,
+    baselines: tuple[str, ...] = SAMPLE_BASELINES,
+    speeds: dict[str, dict[str, float]] | None = None,
+    speed_machine: str | None = None,
+    speed_inputs: dict[str, str] | None = None,
+) -> list[Path]:
     """Score the embedded sample's simulated models and shipped baselines; write results files.
 
     The baselines (``baselines``; extras ``model``, ``coreml``, ``mediapipe``) predict the sample —
@@ -363,18 +465,32 @@ def sample_results(results_dir: str | os.PathLike, date: str, count: int = 40, s
         root = Path(folder)
         generate_sample(root, count=count, seed=seed, workers=workers or 1, progress=progress)
         manifest = json.loads((root / "sample.json").read_text())
-        dataset = {"name": "sample", "variant": "generated",
-                   "revision": f"generator {manifest['generator_version']}, seed {seed}, {count} images",
-                   "split_sha256": None}
+        dataset = {
+            "name": "sample",
+            "variant": "generated",
+            "revision": f"generator {manifest['generator_version']}, seed {seed}, {count} images",
+            "split_sha256": None,
+        }
         for model in SIMULATED_MODELS:
-            result = score_directories(root / "predictions" / model, root / "alpha", root / "trimaps",
-                                       workers=workers, progress=progress, dataset=dataset)
+            result = score_directories(
+                root / "predictions" / model,
+                root / "alpha",
+                root / "trimaps",
+                workers=workers,
+                progress=progress,
+                dataset=dataset,
+            )
             summary = result.summary
             summary["options"].update(pred_dir=f"predictions/{model}", gt_dir="alpha", trimap_dir="trimaps")
-            document = make_result(summary, {
-                "name": model, "simulated": True,
-                "description": "synthetic degradation of the ground truth (vbbench.sample), not a model",
-            }, date)
+            document = make_result(
+                summary,
+                {
+                    "name": model,
+                    "simulated": True,
+                    "description": "synthetic degradation of the ground truth (vbbench.sample), not a model",
+                },
+                date,
+            )
             written.append(write_result(document, results_dir))
         for name in baselines:
             from vbbench.models.predict import predict_folder
@@ -383,14 +499,23 @@ def sample_results(results_dir: str | os.PathLike, date: str, count: int = 40, s
             runner = load_runner(name, (256, 256), threads=2)
             predictions = root / "predictions" / name
             metadata = predict_folder(runner, root / "images", predictions, progress=progress)["model"]
-            result = score_directories(predictions, root / "alpha", root / "trimaps",
-                                       workers=workers, progress=progress, dataset=dataset)
+            result = score_directories(
+                predictions, root / "alpha", root / "trimaps", workers=workers, progress=progress, dataset=dataset
+            )
             summary = result.summary
             summary["options"].update(pred_dir=f"predictions/{name}", gt_dir="alpha", trimap_dir="trimaps")
             metadata["description"] = metadata.pop("notes", "")
             speed = (speeds or {}).get(name)
-            document = make_result(summary, {**metadata, "simulated": False, "speed": speed,
-                                             "speed_machine": speed_machine if speed else None,
-                                             "speed_input": (speed_inputs or {}).get(name) if speed else None}, date)
+            document = make_result(
+                summary,
+                {
+                    **metadata,
+                    "simulated": False,
+                    "speed": speed,
+                    "speed_machine": speed_machine if speed else None,
+                    "speed_input": (speed_inputs or {}).get(name) if speed else None,
+                },
+                date,
+            )
             written.append(write_result(document, results_dir))
     return written

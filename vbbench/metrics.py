@@ -25,8 +25,8 @@ which implements Rhemann et al. 2009, "A perceptually motivated online benchmark
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 import cv2
 import numpy as np
@@ -108,12 +108,10 @@ class Conventions:
     def __post_init__(self):
         for name, allowed in _CHOICES.items():
             if getattr(self, name) not in allowed:
-                raise ValueError(
-                    f"convention {name}={getattr(self, name)!r} is not one of {', '.join(allowed)}"
-                )
+                raise ValueError(f"convention {name}={getattr(self, name)!r} is not one of {', '.join(allowed)}")
 
     @classmethod
-    def parse(cls, settings: list[str] | None) -> "Conventions":
+    def parse(cls, settings: list[str] | None) -> Conventions:
         """Build from ``["name=value", …]`` strings (the CLI's ``--convention``)."""
         values: dict[str, str] = {}
         for setting in settings or []:
@@ -121,8 +119,7 @@ class Conventions:
             name = name.strip().replace("-", "_")
             if name not in _CHOICES or not value:
                 raise ValueError(
-                    f"--convention {setting!r}: expected NAME=VALUE with NAME one of "
-                    f"{', '.join(_CHOICES)}"
+                    f"--convention {setting!r}: expected NAME=VALUE with NAME one of {', '.join(_CHOICES)}"
                 )
             values[name] = value.strip()
         return cls(**values)
@@ -130,11 +127,7 @@ class Conventions:
     def differences(self) -> dict[str, str]:
         """The settings that differ from the reference (empty for reference results)."""
         reference = Conventions()
-        return {
-            name: getattr(self, name)
-            for name in _CHOICES
-            if getattr(self, name) != getattr(reference, name)
-        }
+        return {name: getattr(self, name) for name in _CHOICES if getattr(self, name) != getattr(reference, name)}
 
 
 REFERENCE = Conventions()
@@ -178,9 +171,7 @@ def to_alpha(matte: np.ndarray) -> np.ndarray:
         if not np.all(np.isfinite(alpha)):
             raise ValueError("the matte holds NaN or infinite values")
         return alpha
-    raise TypeError(
-        f"unsupported matte dtype {matte.dtype}: use uint8, uint16, bool or float alpha in [0, 1]"
-    )
+    raise TypeError(f"unsupported matte dtype {matte.dtype}: use uint8, uint16, bool or float alpha in [0, 1]")
 
 
 def threshold_levels(matte: np.ndarray, thresholds: str = "exact") -> np.ndarray:
@@ -225,9 +216,7 @@ def _check_pair(pred: np.ndarray, gt: np.ndarray, region: np.ndarray | None) -> 
         raise ValueError(f"pred and gt differ in shape: {np.shape(pred)} vs {np.shape(gt)}")
     if region is not None:
         if np.shape(region) != np.shape(gt):
-            raise ValueError(
-                f"region and gt differ in shape: {np.shape(region)} vs {np.shape(gt)}"
-            )
+            raise ValueError(f"region and gt differ in shape: {np.shape(region)} vs {np.shape(gt)}")
         if np.asarray(region).dtype != np.bool_:
             raise TypeError("region must be a boolean mask (e.g. trimap == 128)")
 
@@ -242,8 +231,7 @@ def _region_mean(per_pixel: np.ndarray, region: np.ndarray | None, metric: str) 
     values = per_pixel if region is None else per_pixel[region]
     if values.size == 0:
         raise EmptyRegionError(
-            f"{metric}: the region holds no pixel, so the mean is undefined "
-            "(a trimap without unknown pixels?)"
+            f"{metric}: the region holds no pixel, so the mean is undefined (a trimap without unknown pixels?)"
         )
     return float(values.mean(dtype=np.float64))
 
@@ -405,7 +393,8 @@ _MMNET_PER_DIM = float(
 assert np.allclose(
     np.outer(_MMNET_SMOOTH, _MMNET_DERIVATIVE),
     _MMNET_PER_DIM * np.outer(_DIM_SMOOTH, _DIM_DERIVATIVE),
-    rtol=1e-12, atol=0.0,
+    rtol=1e-12,
+    atol=0.0,
 ), "MMNet and DIM Gaussian-derivative filters are no longer proportional"
 
 
@@ -516,9 +505,7 @@ def conn_lower_levels(levels: np.ndarray, ties: str = "column-major", empty: str
             size, candidate = inside_count, omega
             key = lambda: order(omega, (rows.start, cols.start), height)  # noqa: E731
         else:
-            size, key, candidate = _largest_component(
-                inside, (rows.start, cols.start), height, inside_count, order
-            )
+            size, key, candidate = _largest_component(inside, (rows.start, cols.start), height, inside_count, order)
         outside_count = int(counts_at_least[k]) - inside_count
         winner_is_inside = size > 0
         if outside_count > 0 and outside_count >= size:
@@ -723,48 +710,92 @@ METRICS: Mapping[str, MetricSpec] = {
     spec.name: spec
     for spec in [
         MetricSpec(
-            "mad", "Mean absolute difference", "mean", "alpha (mean |p−g|)", 1e3, "none",
-            "mean_Ω |p − g|", "MODNet / P3M / RVM evaluation; the seed's MAD", _Pair.absolute,
+            "mad",
+            "Mean absolute difference",
+            "mean",
+            "alpha (mean |p−g|)",
+            1e3,
+            "none",
+            "mean_Ω |p − g|",
+            "MODNet / P3M / RVM evaluation; the seed's MAD",
+            _Pair.absolute,
         ),
         MetricSpec(
-            "mse", "Mean squared error", "mean", "alpha² (mean (p−g)²)", 1e3, "none",
-            "mean_Ω (p − g)²", _DIM + " (compute_mse_loss.m)", _Pair.squared,
+            "mse",
+            "Mean squared error",
+            "mean",
+            "alpha² (mean (p−g)²)",
+            1e3,
+            "none",
+            "mean_Ω (p − g)²",
+            _DIM + " (compute_mse_loss.m)",
+            _Pair.squared,
         ),
         MetricSpec(
-            "sad", "Sum of absolute differences", "sum", "alpha·pixels (Σ |p−g|)", 1e-3, "none",
-            "Σ_Ω |p − g|", _DIM + " (compute_sad_loss.m)", _Pair.absolute,
+            "sad",
+            "Sum of absolute differences",
+            "sum",
+            "alpha·pixels (Σ |p−g|)",
+            1e-3,
+            "none",
+            "Σ_Ω |p − g|",
+            _DIM + " (compute_sad_loss.m)",
+            _Pair.absolute,
         ),
         MetricSpec(
-            "grad", "Gradient error", "sum", "(unit-kernel gradient)²·pixels", 1e-3,
+            "grad",
+            "Gradient error",
+            "sum",
+            "(unit-kernel gradient)²·pixels",
+            1e-3,
             "replicate (gradients on the full image)",
             "Σ_Ω (|∇p′| − |∇g′|)², ∇ = gaussgradient σ=1.4, p′ = mat2gray(p)",
-            _DIM + " (compute_gradient_loss.m, gaussgradient.m)", _Pair.grad_map,
+            _DIM + " (compute_gradient_loss.m, gaussgradient.m)",
+            _Pair.grad_map,
         ),
         MetricSpec(
-            "conn", "Connectivity error", "sum", "alpha·pixels (Σ |φp−φg|)", 1e-3,
+            "conn",
+            "Connectivity error",
+            "sum",
+            "alpha·pixels (Σ |φp−φg|)",
+            1e-3,
             "none (components on the full image)",
             "Σ_Ω |φ(p) − φ(g)|, thresholds k/10, 4-connectivity, θ = 0.15",
-            _DIM + " (compute_connectivity_error.m)", _Pair.conn_map,
+            _DIM + " (compute_connectivity_error.m)",
+            _Pair.conn_map,
         ),
         MetricSpec(
-            "sobel_l2", "Sobel-gradient error (L2)", "mean", "alpha/pixel (mean ‖∇(p−g)‖₂)", 1e3,
+            "sobel_l2",
+            "Sobel-gradient error (L2)",
+            "mean",
+            "alpha/pixel (mean ‖∇(p−g)‖₂)",
+            1e3,
             "replicate (vbbench's choice; the seed leaves it open)",
             "mean_Ω √(dx² + dy²), dx = S∗(p−g), dy = Sᵀ∗(p−g), S = Sobel/8",
-            "the seed paper's evaluation 'Gradient'", _Pair.sobel_l2_map,
+            "the seed paper's evaluation 'Gradient'",
+            _Pair.sobel_l2_map,
         ),
         MetricSpec(
-            "sobel_l1", "Sobel-gradient error (L1, the training loss)", "mean",
-            "alpha/pixel (mean ½(|dx|+|dy|))", 1e3,
+            "sobel_l1",
+            "Sobel-gradient error (L1, the training loss)",
+            "mean",
+            "alpha/pixel (mean ½(|dx|+|dy|))",
+            1e3,
             "replicate (vbbench's choice; the seed leaves it open)",
             "mean_Ω ½(|dx| + |dy|), dx = S∗(p−g), dy = Sᵀ∗(p−g), S = Sobel/8",
-            "the seed paper's gradient loss L3", _Pair.sobel_l1_map,
+            "the seed paper's gradient loss L3",
+            _Pair.sobel_l1_map,
         ),
         MetricSpec(
-            "gauss_grad", "Gaussian-gradient error (MMNet)", "mean",
-            "alpha/pixel (mean ‖∇p−∇g‖₂)", 1e3,
+            "gauss_grad",
+            "Gaussian-gradient error (MMNet)",
+            "mean",
+            "alpha/pixel (mean ‖∇p−∇g‖₂)",
+            1e3,
             "valid (only pixels ≥ 4 px from the border count, as MMNet's 'VALID' convolution)",
             "mean_Ω ‖∇p − ∇g‖₂, ∇ = first-derivative-of-Gaussian σ=1.4, 9×9, sum-1 Gaussian",
-            "MMNet (Seo & Kim 2019) GAUSS_GRAD, hyperconnect/MMNet metrics", _Pair.gauss_grad_map,
+            "MMNet (Seo & Kim 2019) GAUSS_GRAD, hyperconnect/MMNet metrics",
+            _Pair.gauss_grad_map,
         ),
     ]
 }

@@ -21,9 +21,17 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vbbench.sources import (DatasetCard, DatasetError, acquire, cached_archive, find_layout_root,
-                             get_dataset, list_datasets, manual_instructions)
 from vbbench.io import atomic_write_text
+from vbbench.sources import (
+    DatasetCard,
+    DatasetError,
+    acquire,
+    cached_archive,
+    find_layout_root,
+    get_dataset,
+    list_datasets,
+    manual_instructions,
+)
 from vbbench.split import assign_splits, summarize_split, write_split
 from vbbench.variants import VARIANTS, make_variants
 from vbbench.verify import lock_is_current, read_pairs, verify_dataset, verify_dir
@@ -78,10 +86,15 @@ def _sample_is_complete(raw: Path, card: DatasetCard) -> bool:
         manifest = json.loads((raw / "sample.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    wanted = {"count": int(card.generate.get("count", 40)), "seed": int(card.generate.get("seed", 0)),
-              "width": card.expected_width_px or 600, "height": card.expected_height_px or 800}
-    return (all(manifest.get(key) == value for key, value in wanted.items())
-            and all((raw / name).is_file() for name in manifest.get("files", {})))
+    wanted = {
+        "count": int(card.generate.get("count", 40)),
+        "seed": int(card.generate.get("seed", 0)),
+        "width": card.expected_width_px or 600,
+        "height": card.expected_height_px or 800,
+    }
+    return all(manifest.get(key) == value for key, value in wanted.items()) and all(
+        (raw / name).is_file() for name in manifest.get("files", {})
+    )
 
 
 def _acquire(card: DatasetCard, data_dir: Path, source, url, sha256, workers: int, progress: bool) -> tuple[Path, str]:
@@ -93,9 +106,15 @@ def _acquire(card: DatasetCard, data_dir: Path, source, url, sha256, workers: in
             return raw, "skipped (generated)"
         done = (raw / "sample.json").is_file()
         # generate_sample checks and resumes an existing folder and refuses a different sample
-        generate_sample(raw, count=int(card.generate.get("count", 40)), seed=int(card.generate.get("seed", 0)),
-                        width=card.expected_width_px or 600, height=card.expected_height_px or 800,
-                        workers=workers, progress=progress)
+        generate_sample(
+            raw,
+            count=int(card.generate.get("count", 40)),
+            seed=int(card.generate.get("seed", 0)),
+            width=card.expected_width_px or 600,
+            height=card.expected_height_px or 800,
+            workers=workers,
+            progress=progress,
+        )
         return raw, "checked" if done else "generated"
     recorded = _source_file(data_dir, card.name)
     imported = data_dir / card.name / "imported.json"
@@ -126,9 +145,18 @@ def _archive_identity(archive: Path) -> str:
     return json.dumps({"archive": str(archive.resolve()), "size": info.st_size, "mtime_ns": info.st_mtime_ns})
 
 
-def prepare_dataset(name_or_card: str | DatasetCard, data_dir: str | os.PathLike, *, source=None, url=None,
-                    sha256=None, strict: bool = False, workers: int = 1, progress: bool = True,
-                    variants: tuple[str, ...] = VARIANTS) -> PrepareResult:
+def prepare_dataset(
+    name_or_card: str | DatasetCard,
+    data_dir: str | os.PathLike,
+    *,
+    source=None,
+    url=None,
+    sha256=None,
+    strict: bool = False,
+    workers: int = 1,
+    progress: bool = True,
+    variants: tuple[str, ...] = VARIANTS,
+) -> PrepareResult:
     """Prepare one dataset: acquire, verify, split, make the test-split variants.
 
     Parameters
@@ -180,8 +208,9 @@ def prepare_dataset(name_or_card: str | DatasetCard, data_dir: str | os.PathLike
     if strict and result.errors:
         from vbbench.verify import VerifyError
 
-        raise VerifyError(f"{card.name}: {result.errors} defects with --strict; see "
-                          f"{verify_dir(data_dir, card.name) / 'defects.csv'}")
+        raise VerifyError(
+            f"{card.name}: {result.errors} defects with --strict; see {verify_dir(data_dir, card.name) / 'defects.csv'}"
+        )
 
     pairs = read_pairs(data_dir, card.name)
     result.usable_pairs = len(pairs)
@@ -202,7 +231,9 @@ def prepare_dataset(name_or_card: str | DatasetCard, data_dir: str | os.PathLike
     return result
 
 
-def run_verify(name: str, data_dir: str | os.PathLike, *, strict: bool = False, workers: int = 1, progress: bool = True):
+def run_verify(
+    name: str, data_dir: str | os.PathLike, *, strict: bool = False, workers: int = 1, progress: bool = True
+):
     """Re-verify a prepared dataset against its lock (``vbbench verify``).
 
     Raises
@@ -213,7 +244,9 @@ def run_verify(name: str, data_dir: str | os.PathLike, *, strict: bool = False, 
     card = get_dataset(name)
     root = dataset_root(card, data_dir)
     if root is None:
-        raise FileNotFoundError(f"{name} is not prepared in {data_dir}: run `vbbench prepare {name} --data-dir {data_dir}`")
+        raise FileNotFoundError(
+            f"{name} is not prepared in {data_dir}: run `vbbench prepare {name} --data-dir {data_dir}`"
+        )
     return verify_dataset(card, root, data_dir, strict=strict, workers=workers, progress=progress)
 
 

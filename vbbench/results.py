@@ -28,8 +28,17 @@ from vbbench import __version__
 from vbbench.io import atomic_write_text
 from vbbench.score import ScoreError, validate_summary
 
-__all__ = ["SCHEMA", "BENCHMARK_VERSION", "ResultError", "make_result", "write_result", "load_result", "load_results",
-           "speed_from_bench", "bench_fields"]
+__all__ = [
+    "SCHEMA",
+    "BENCHMARK_VERSION",
+    "ResultError",
+    "make_result",
+    "write_result",
+    "load_result",
+    "load_results",
+    "speed_from_bench",
+    "bench_fields",
+]
 
 SCHEMA = "vbbench-result/1"
 #: Bumped when a change makes new numbers incomparable with old ones (metric definitions,
@@ -42,8 +51,9 @@ class ResultError(ValueError):
     """A results file that cannot be used; the message names the file and the field."""
 
 
-def make_result(summary: dict[str, Any], model: dict[str, Any], date: str,
-                dataset: dict[str, Any] | None = None) -> dict[str, Any]:
+def make_result(
+    summary: dict[str, Any], model: dict[str, Any], date: str, dataset: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Build a results document from a score summary and model metadata.
 
     Parameters
@@ -124,11 +134,17 @@ def speed_from_bench(report: Any, where: str | os.PathLike) -> dict[str, float]:
     """
     frames = report.get("frames") if isinstance(report, dict) else None
     if not isinstance(frames, list) or not frames:
-        raise ResultError(f"{where}: field 'frames' must list the frame sizes benchmarked (from `vbbench bench --json`)")
+        raise ResultError(
+            f"{where}: field 'frames' must list the frame sizes benchmarked (from `vbbench bench --json`)"
+        )
     speed = {}
     for index, frame in enumerate(frames):
-        if not (isinstance(frame, dict) and isinstance(frame.get("size"), str)
-                and isinstance(frame.get("fps"), (int, float)) and not isinstance(frame.get("fps"), bool)):
+        if not (
+            isinstance(frame, dict)
+            and isinstance(frame.get("size"), str)
+            and isinstance(frame.get("fps"), (int, float))
+            and not isinstance(frame.get("fps"), bool)
+        ):
             raise ResultError(f"{where}: field 'frames[{index}]' must have a 'size' (WxH) and a number 'fps'")
         speed[frame["size"]] = float(frame["fps"])
     return speed
@@ -158,8 +174,11 @@ def bench_fields(report: Any, where: str | os.PathLike) -> dict[str, Any]:
     speed = speed_from_bench(report, where)
     if not isinstance(report.get("machine"), str):
         raise ResultError(f"{where}: field 'machine' is missing; rerun `vbbench bench --json` (it names the machine)")
-    return {"speed": speed, "speed_machine": report["machine"],
-            "speed_input": (report.get("model") or {}).get("input_size")}
+    return {
+        "speed": speed,
+        "speed_machine": report["machine"],
+        "speed_input": (report.get("model") or {}).get("input_size"),
+    }
 
 
 def _require(document: dict, dotted: str, kind, where: Path) -> Any:
@@ -212,7 +231,9 @@ def validate_result(document: Any, where: Path) -> dict[str, Any]:
 
 def result_path(root: str | os.PathLike, document: dict[str, Any]) -> Path:
     """Where a results document belongs under ``root``."""
-    return Path(root) / document["dataset"]["name"] / document["dataset"]["variant"] / f"{document['model']['name']}.json"
+    return (
+        Path(root) / document["dataset"]["name"] / document["dataset"]["variant"] / f"{document['model']['name']}.json"
+    )
 
 
 def write_result(document: dict[str, Any], root: str | os.PathLike) -> Path:

@@ -29,11 +29,11 @@ import math
 import multiprocessing
 import warnings
 import zlib
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -155,8 +155,7 @@ class _Silhouette:
         """A thick segment with round caps (a finger, an arm)."""
         points = _fixed(np.array([start, end], np.float64), _SUPERSAMPLE)
         thickness = max(1, int(round(thickness_px * _SUPERSAMPLE)))
-        cv2.line(self.canvas, tuple(points[0]), tuple(points[1]), 255, thickness, cv2.LINE_8,
-                 _SHIFT_BITS)
+        cv2.line(self.canvas, tuple(points[0]), tuple(points[1]), 255, thickness, cv2.LINE_8, _SHIFT_BITS)
 
     def coverage(self) -> np.ndarray:
         """Fraction of each native pixel covered, float32 in [0, 1]."""
@@ -173,8 +172,9 @@ def _fill(mask: np.ndarray, points: np.ndarray, value: int = 255) -> None:
     cv2.fillPoly(mask, [_fixed(points)], value, cv2.LINE_AA, _SHIFT_BITS)
 
 
-def _smooth_noise(rng: np.random.Generator, height: int, width: int, cells: tuple[int, int],
-                  channels: int = 1) -> np.ndarray:
+def _smooth_noise(
+    rng: np.random.Generator, height: int, width: int, cells: tuple[int, int], channels: int = 1
+) -> np.ndarray:
     """Low-frequency noise (≈ unit std) of ``cells`` = (rows, columns) random knots, cubic-upsampled."""
     shape = (cells[0] + 2, cells[1] + 2) + ((channels,) if channels > 1 else ())
     knots = rng.standard_normal(shape, dtype=np.float32)
@@ -198,7 +198,7 @@ def _lerp_in_box(base: np.ndarray, colour, weight: np.ndarray) -> None:
     rows, columns = np.flatnonzero(weight.any(axis=1)), np.flatnonzero(weight.any(axis=0))
     if not len(rows):
         return
-    box = np.s_[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1]
+    box = np.s_[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
     if callable(colour):
         colour = colour(box)
     elif np.ndim(colour) == 3:
@@ -223,12 +223,29 @@ def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------------------------
 
 _SKIN_RGB = [
-    (255, 224, 196), (241, 194, 167), (234, 189, 157), (224, 172, 138), (198, 134, 96),
-    (176, 120, 84), (161, 102, 69), (120, 75, 50), (96, 62, 42), (74, 48, 34),
+    (255, 224, 196),
+    (241, 194, 167),
+    (234, 189, 157),
+    (224, 172, 138),
+    (198, 134, 96),
+    (176, 120, 84),
+    (161, 102, 69),
+    (120, 75, 50),
+    (96, 62, 42),
+    (74, 48, 34),
 ]
 _HAIR_RGB = [
-    (22, 18, 16), (45, 32, 24), (70, 48, 30), (105, 70, 40), (140, 90, 50), (165, 95, 55),
-    (205, 170, 110), (230, 205, 150), (160, 160, 160), (215, 215, 210), (190, 70, 120),
+    (22, 18, 16),
+    (45, 32, 24),
+    (70, 48, 30),
+    (105, 70, 40),
+    (140, 90, 50),
+    (165, 95, 55),
+    (205, 170, 110),
+    (230, 205, 150),
+    (160, 160, 160),
+    (215, 215, 210),
+    (190, 70, 120),
     (60, 90, 170),
 ]
 _LIP_RGB = [(190, 100, 100), (160, 80, 80), (120, 60, 60), (200, 120, 120)]
@@ -249,8 +266,9 @@ def _low_resolution(height: int, width: int) -> tuple[int, int]:
     return max(8, height // 4), max(8, width // 4)
 
 
-def _background(rng: np.random.Generator, height: int, width: int, scale: float,
-                hard_colour: np.ndarray) -> tuple[np.ndarray, str]:
+def _background(
+    rng: np.random.Generator, height: int, width: int, scale: float, hard_colour: np.ndarray
+) -> tuple[np.ndarray, str]:
     """A varied background, float32 BGR in [0, 255], and the name of its kind.
 
     Sometimes (15 %) the gradient starts from ``hard_colour`` (the hair's): hair that blends into
@@ -415,8 +433,9 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
     egg = np.stack([rx * np.cos(t) * (1 - chin * np.clip(np.sin(t), 0, None)), ry * np.sin(t)], -1)
     head_poly = _place(egg, (cx, cy), tilt)
     silhouette.polygon(head_poly)
-    ears = [_place(_ellipse(0.17 * rx, 0.28 * ry, 24) + [side * 0.97 * rx, 0.05 * ry], (cx, cy), tilt)
-            for side in (-1, 1)]
+    ears = [
+        _place(_ellipse(0.17 * rx, 0.28 * ry, 24) + [side * 0.97 * rx, 0.05 * ry], (cx, cy), tilt) for side in (-1, 1)
+    ]
     for ear in ears:
         silhouette.polygon(ear)
 
@@ -426,8 +445,12 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
     shoulder_y = cy + ry * rng.uniform(1.1, 1.5)
     neck_top = _place(np.array([[-neck_half, 0.45 * ry], [neck_half, 0.45 * ry]]), (cx, cy), tilt)
     base_x = cx + lean
-    neck_poly = np.concatenate([neck_top, [[base_x + 1.15 * neck_half, shoulder_y + 0.2 * ry],
-                                           [base_x - 1.15 * neck_half, shoulder_y + 0.2 * ry]]])
+    neck_poly = np.concatenate(
+        [
+            neck_top,
+            [[base_x + 1.15 * neck_half, shoulder_y + 0.2 * ry], [base_x - 1.15 * neck_half, shoulder_y + 0.2 * ry]],
+        ]
+    )
     silhouette.polygon(neck_poly)
     shoulder_half = rx * rng.uniform(1.9, 3.0)
     bottom = height * 1.05 + 2
@@ -437,11 +460,20 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
     for side in (1, -1):
         drop = ry * rng.uniform(0.2, 0.6)
         theta = np.linspace(0, math.pi / 2, 16)
-        curve = np.stack([base_x + side * (neck_half + (shoulder_half - neck_half) * np.sin(theta)),
-                          shoulder_y + drop * (1 - np.cos(theta))], -1)
+        curve = np.stack(
+            [
+                base_x + side * (neck_half + (shoulder_half - neck_half) * np.sin(theta)),
+                shoulder_y + drop * (1 - np.cos(theta)),
+            ],
+            -1,
+        )
         if akimbo:
-            waist = np.array([[base_x + side * 0.72 * shoulder_half, shoulder_y + 2.6 * ry],
-                              [base_x + side * 0.76 * shoulder_half, bottom]])
+            waist = np.array(
+                [
+                    [base_x + side * 0.72 * shoulder_half, shoulder_y + 2.6 * ry],
+                    [base_x + side * 0.76 * shoulder_half, bottom],
+                ]
+            )
             elbow = [base_x + side * (shoulder_half + rx * rng.uniform(0.6, 1.1)), shoulder_y + 1.9 * ry]
             hip = [base_x + side * 0.74 * shoulder_half, shoulder_y + rng.uniform(2.9, 3.2) * ry]
             arms.append(np.array([curve[-1], elbow, hip]))
@@ -461,8 +493,7 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
     clothing = _mask(height, width)
     _fill(clothing, torso_poly)
     for arm in arms:  # sleeves
-        cv2.polylines(clothing, [_fixed(arm)], False, 255, max(1, int(round(arm_thickness))), cv2.LINE_AA,
-                      _SHIFT_BITS)
+        cv2.polylines(clothing, [_fixed(arm)], False, 255, max(1, int(round(arm_thickness))), cv2.LINE_AA, _SHIFT_BITS)
     collar = _mask(height, width)
     neckline = rng.choice(["crew", "scoop", "v", "shirt", "turtleneck", "hoodie"])
     open_half = neck_half * rng.uniform(1.05, 1.6)
@@ -472,27 +503,43 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
         _fill(clothing, cut, 0)
     elif neckline in ("v", "shirt"):
         depth = ry * rng.uniform(0.4, 0.9)
-        cut = np.array([[base_x - open_half, shoulder_y - 0.1 * ry], [base_x + open_half, shoulder_y - 0.1 * ry],
-                        [base_x, shoulder_y + depth]])
+        cut = np.array(
+            [
+                [base_x - open_half, shoulder_y - 0.1 * ry],
+                [base_x + open_half, shoulder_y - 0.1 * ry],
+                [base_x, shoulder_y + depth],
+            ]
+        )
         _fill(clothing, cut, 0)
         if neckline == "shirt":  # collar flaps stand out from the neck: part of the silhouette
             for side in (-1, 1):
-                flap = np.array([[base_x + side * neck_half * 0.95, shoulder_y - 0.35 * ry],
-                                 [base_x + side * neck_half * 1.6, shoulder_y + 0.05 * ry],
-                                 [base_x + side * 0.25 * neck_half, shoulder_y + 0.6 * depth]])
+                flap = np.array(
+                    [
+                        [base_x + side * neck_half * 0.95, shoulder_y - 0.35 * ry],
+                        [base_x + side * neck_half * 1.6, shoulder_y + 0.05 * ry],
+                        [base_x + side * 0.25 * neck_half, shoulder_y + 0.6 * depth],
+                    ]
+                )
                 silhouette.polygon(flap)
                 _fill(collar, flap)
     if neckline == "turtleneck":
         reach = rng.uniform(0.35, 0.8)
         top_y = shoulder_y - reach * (shoulder_y - (cy + 0.6 * ry))
-        tube = np.array([[base_x - 1.12 * neck_half, top_y], [base_x + 1.12 * neck_half, top_y],
-                         [base_x + 1.3 * neck_half, shoulder_y + 0.3 * ry],
-                         [base_x - 1.3 * neck_half, shoulder_y + 0.3 * ry]])
+        tube = np.array(
+            [
+                [base_x - 1.12 * neck_half, top_y],
+                [base_x + 1.12 * neck_half, top_y],
+                [base_x + 1.3 * neck_half, shoulder_y + 0.3 * ry],
+                [base_x - 1.3 * neck_half, shoulder_y + 0.3 * ry],
+            ]
+        )
         silhouette.polygon(tube)
         _fill(clothing, tube)
     if neckline == "hoodie":  # the hood bunched behind the neck
         hood = _ellipse(neck_half * rng.uniform(1.8, 2.4), ry * rng.uniform(0.3, 0.5), 48) + [
-            base_x, shoulder_y - 0.05 * ry]
+            base_x,
+            shoulder_y - 0.05 * ry,
+        ]
         silhouette.polygon(hood)
         hood_mask = _mask(height, width)
         _fill(hood_mask, hood)
@@ -514,11 +561,19 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
         silhouette.polygon(palm_poly)
         silhouette.stroke(wrist, elbow, 0.62 * rx)
         _fill(hand, palm_poly)
-        cv2.line(hand, tuple(_fixed(wrist)), tuple(_fixed(elbow)), 255, max(1, int(0.62 * rx)), cv2.LINE_AA,
-                 _SHIFT_BITS)
+        cv2.line(
+            hand, tuple(_fixed(wrist)), tuple(_fixed(elbow)), 255, max(1, int(0.62 * rx)), cv2.LINE_AA, _SHIFT_BITS
+        )
         sleeve_start = wrist + (elbow - wrist) * rng.uniform(0.25, 0.6)
-        cv2.line(sleeve, tuple(_fixed(sleeve_start)), tuple(_fixed(elbow)), 255, max(1, int(0.7 * rx)),
-                 cv2.LINE_AA, _SHIFT_BITS)
+        cv2.line(
+            sleeve,
+            tuple(_fixed(sleeve_start)),
+            tuple(_fixed(elbow)),
+            255,
+            max(1, int(0.7 * rx)),
+            cv2.LINE_AA,
+            _SHIFT_BITS,
+        )
         finger_thickness = 0.14 * rx
         for number, offset in enumerate(np.linspace(-0.28, 0.28, 4)):
             base = _place(np.array([[offset * rx, -0.65 * palm[1]]]), (hx, hy), spin)[0]
@@ -526,29 +581,51 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
             length = rx * rng.uniform(0.45, 0.62) * (0.85 if number in (0, 3) else 1.0)
             tip = base + length * np.array([math.cos(angle), math.sin(angle)])
             silhouette.stroke(base, tip, finger_thickness)
-            cv2.line(hand, tuple(_fixed(base)), tuple(_fixed(tip)), 255, max(1, int(finger_thickness)),
-                     cv2.LINE_AA, _SHIFT_BITS)
+            cv2.line(
+                hand,
+                tuple(_fixed(base)),
+                tuple(_fixed(tip)),
+                255,
+                max(1, int(finger_thickness)),
+                cv2.LINE_AA,
+                _SHIFT_BITS,
+            )
         thumb_base = _place(np.array([[-side * 0.3 * rx, 0.1 * palm[1]]]), (hx, hy), spin)[0]
         thumb_tip = thumb_base + rx * 0.45 * np.array([-side * math.cos(0.6), -math.sin(0.6)])
         silhouette.stroke(thumb_base, thumb_tip, 1.1 * finger_thickness)
-        cv2.line(hand, tuple(_fixed(thumb_base)), tuple(_fixed(thumb_tip)), 255,
-                 max(1, int(1.1 * finger_thickness)), cv2.LINE_AA, _SHIFT_BITS)
+        cv2.line(
+            hand,
+            tuple(_fixed(thumb_base)),
+            tuple(_fixed(thumb_tip)),
+            255,
+            max(1, int(1.1 * finger_thickness)),
+            cv2.LINE_AA,
+            _SHIFT_BITS,
+        )
 
     body = silhouette.coverage()
 
     # ---- hair: a mass with a fuzzy outline plus thin strands of partial opacity
     style = rng.choice(["short", "long", "bun", "curly", "buzz"], p=[0.28, 0.3, 0.1, 0.17, 0.15])
     hair_mask = _mask(height, width)
-    grow = {"short": (1.04, 1.16), "long": (1.05, 1.18), "bun": (1.02, 1.08), "curly": (1.22, 1.55),
-            "buzz": (1.01, 1.04)}[style]
+    grow = {
+        "short": (1.04, 1.16),
+        "long": (1.05, 1.18),
+        "bun": (1.02, 1.08),
+        "curly": (1.22, 1.55),
+        "buzz": (1.01, 1.04),
+    }[style]
     cap_rx = rx * rng.uniform(*grow)
     cap_ry = ry * rng.uniform(1.0, 0.5 + 0.5 * grow[1])
     cap = _place(_ellipse(cap_rx, cap_ry, 96) + [0, -rng.uniform(0.02, 0.1) * ry], (cx, cy), tilt)
     _fill(hair_mask, cap)
     # Hair ends around ear level (long styles add curtains below).
     cut = ry * rng.uniform(0.05, 0.4)
-    _fill(hair_mask, _place(np.array([[-3 * rx, cut], [3 * rx, cut], [3 * rx, 3 * ry], [-3 * rx, 3 * ry]]),
-                            (cx, cy), tilt), 0)
+    _fill(
+        hair_mask,
+        _place(np.array([[-3 * rx, cut], [3 * rx, cut], [3 * rx, 3 * ry], [-3 * rx, 3 * ry]]), (cx, cy), tilt),
+        0,
+    )
     if style == "bun":
         bun = _ellipse(0.45 * rx, 0.4 * rx, 48) + [rng.uniform(-0.3, 0.3) * rx, -1.05 * ry]
         _fill(hair_mask, _place(bun, (cx, cy), tilt))
@@ -566,12 +643,22 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
     if style == "long":
         length = ry * rng.uniform(1.1, 2.6)
         for side in (-1, 1):
-            curtain = np.concatenate([
-                _bezier([side * 0.7 * rx, -0.6 * ry], [side * 1.35 * cap_rx, 0.0],
-                        [side * rx * rng.uniform(1.1, 1.6), length], 12),
-                _bezier([side * rx * rng.uniform(0.5, 0.9), length * rng.uniform(0.85, 1.0)],
-                        [side * 0.95 * rx, 0.3 * ry], [side * 0.88 * rx, -0.3 * ry], 12),
-            ])
+            curtain = np.concatenate(
+                [
+                    _bezier(
+                        [side * 0.7 * rx, -0.6 * ry],
+                        [side * 1.35 * cap_rx, 0.0],
+                        [side * rx * rng.uniform(1.1, 1.6), length],
+                        12,
+                    ),
+                    _bezier(
+                        [side * rx * rng.uniform(0.5, 0.9), length * rng.uniform(0.85, 1.0)],
+                        [side * 0.95 * rx, 0.3 * ry],
+                        [side * 0.88 * rx, -0.3 * ry],
+                        12,
+                    ),
+                ]
+            )
             _fill(hair_mask, _place(curtain, (cx, cy), tilt))
     hair_cover = hair_mask.astype(np.float32) * np.float32(1 / 255)
     fuzz = rng.uniform(0.6, 2.5) * scale * (1.6 if style == "curly" else 1.0)
@@ -596,8 +683,9 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
         collar_colour = _random_rgb(rng, (150, 255)) if rng.random() < 0.7 else _random_rgb(rng)
         _lerp_in_box(foreground, collar_colour, collar.astype(np.float32) * np.float32(1 / 255))
     if sleeve.any():
-        _lerp_in_box(foreground, lambda box: cloth(box) * np.float32(0.85),
-                     sleeve.astype(np.float32) * np.float32(1 / 255))
+        _lerp_in_box(
+            foreground, lambda box: cloth(box) * np.float32(0.85), sleeve.astype(np.float32) * np.float32(1 / 255)
+        )
     _draw_face(rng, foreground, (cx, cy, rx, ry, tilt), hair_colour, skin)
 
     texture_box, texture = _hair_texture(rng, hair_mask, outline, (cx, cy, rx, ry, tilt), scale)
@@ -606,15 +694,17 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
     weight = np.divide(hair, alpha_float, out=np.zeros_like(hair), where=alpha_float > 1e-6)
 
     def hair_field(box):
-        shading = np.broadcast_to(1.15 - 0.3 * vertical[box[0]], (box[0].stop - box[0].start,
-                                                                   box[1].stop - box[1].start)).copy()
+        shading = np.broadcast_to(
+            1.15 - 0.3 * vertical[box[0]], (box[0].stop - box[0].start, box[1].stop - box[1].start)
+        ).copy()
         # Strand texture where it was drawn (strands leaving the mass are plain hair colour).
         top, left = max(box[0].start, texture_box[0].start), max(box[1].start, texture_box[1].start)
         bottom, right = min(box[0].stop, texture_box[0].stop), min(box[1].stop, texture_box[1].stop)
         if top < bottom and left < right:
-            shading[top - box[0].start:bottom - box[0].start, left - box[1].start:right - box[1].start] *= \
-                texture[top - texture_box[0].start:bottom - texture_box[0].start,
-                        left - texture_box[1].start:right - texture_box[1].start]
+            shading[top - box[0].start : bottom - box[0].start, left - box[1].start : right - box[1].start] *= texture[
+                top - texture_box[0].start : bottom - texture_box[0].start,
+                left - texture_box[1].start : right - texture_box[1].start,
+            ]
         return np.multiply.outer(shading, hair_colour)
 
     _lerp_in_box(foreground, hair_field, np.minimum(weight, 1))
@@ -631,8 +721,9 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
     low_x, low_y = (low_x + 0.5) * np.float32(width / low_w) - 0.5, (low_y + 0.5) * np.float32(height / low_h) - 0.5
     radial = ((low_x - cx) / (1.3 * rx)) ** 2 + ((low_y - cy) / (1.3 * ry)) ** 2
     light_angle = rng.uniform(0, 2 * math.pi)
-    side_light = rng.uniform(-0.35, 0.35) * (
-        (low_x - cx) * math.cos(light_angle) + (low_y - cy) * math.sin(light_angle)) / unit
+    side_light = (
+        rng.uniform(-0.35, 0.35) * ((low_x - cx) * math.cos(light_angle) + (low_y - cy) * math.sin(light_angle)) / unit
+    )
     texture = 0.04 * _smooth_noise(rng, low_h, low_w, (5, 4)) + 0.06 * _smooth_noise(rng, low_h, low_w, (4, 6))
     shade = (1 - 0.18 * np.clip(radial, 0, 1.5)) * (1 + side_light) * (1 + texture)
     shade = cv2.resize(shade.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
@@ -646,8 +737,9 @@ def render_layers(seed: int, index: int, width: int = 600, height: int = 800) ->
         premultiplied = cv2.GaussianBlur(foreground * alpha_float[..., None], (0, 0), sigma)
         alpha_float = cv2.GaussianBlur(alpha_float, (0, 0), sigma)
         unblurred = foreground
-        foreground = np.divide(premultiplied, alpha_float[..., None], out=unblurred.copy(),
-                               where=alpha_float[..., None] > 1e-4)
+        foreground = np.divide(
+            premultiplied, alpha_float[..., None], out=unblurred.copy(), where=alpha_float[..., None] > 1e-4
+        )
         np.clip(foreground, 0, 255, out=foreground)
     alpha = np.clip(np.rint(alpha_float * 255), 0, 255).astype(np.uint8)
 
@@ -732,19 +824,49 @@ def _draw_face(rng: np.random.Generator, foreground: np.ndarray, head, hair_colo
     dark = tuple(float(c) for c in hair_colour * 0.6)
     for side in (-1, 1):
         ex = side * 0.38 * rx
-        cv2.ellipse(image, at(ex, eye_y), axes(0.16 * rx, 0.07 * ry), degrees, 0, 360, (235, 235, 235), -1,
-                    cv2.LINE_AA, _SHIFT_BITS)
+        cv2.ellipse(
+            image,
+            at(ex, eye_y),
+            axes(0.16 * rx, 0.07 * ry),
+            degrees,
+            0,
+            360,
+            (235, 235, 235),
+            -1,
+            cv2.LINE_AA,
+            _SHIFT_BITS,
+        )
         iris = tuple(float(c) for c in rng.uniform(20, 120, 3))
-        cv2.ellipse(image, at(ex, eye_y), axes(0.065 * rx, 0.065 * rx), degrees, 0, 360, iris, -1,
-                    cv2.LINE_AA, _SHIFT_BITS)
-        cv2.ellipse(image, at(ex, eye_y - 0.14 * ry), axes(0.2 * rx, 0.05 * ry), degrees, 190, 350, dark,
-                    max(1, int(0.05 * rx)), cv2.LINE_AA, _SHIFT_BITS)
+        cv2.ellipse(
+            image, at(ex, eye_y), axes(0.065 * rx, 0.065 * rx), degrees, 0, 360, iris, -1, cv2.LINE_AA, _SHIFT_BITS
+        )
+        cv2.ellipse(
+            image,
+            at(ex, eye_y - 0.14 * ry),
+            axes(0.2 * rx, 0.05 * ry),
+            degrees,
+            190,
+            350,
+            dark,
+            max(1, int(0.05 * rx)),
+            cv2.LINE_AA,
+            _SHIFT_BITS,
+        )
     shade = tuple(float(c) * 0.8 for c in skin)
-    cv2.line(image, at(0, 0.05 * ry), at(0.05 * rx, 0.3 * ry), shade, max(1, int(0.04 * rx)), cv2.LINE_AA,
-             _SHIFT_BITS)
+    cv2.line(image, at(0, 0.05 * ry), at(0.05 * rx, 0.3 * ry), shade, max(1, int(0.04 * rx)), cv2.LINE_AA, _SHIFT_BITS)
     lip = _jitter_colour(rng, _LIP_RGB[int(rng.integers(len(_LIP_RGB)))], 10)
-    cv2.ellipse(image, at(0, 0.5 * ry), axes(0.26 * rx, rng.uniform(0.04, 0.09) * ry), degrees, 0, 360,
-                tuple(float(c) for c in lip), -1, cv2.LINE_AA, _SHIFT_BITS)
+    cv2.ellipse(
+        image,
+        at(0, 0.5 * ry),
+        axes(0.26 * rx, rng.uniform(0.04, 0.09) * ry),
+        degrees,
+        0,
+        360,
+        tuple(float(c) for c in lip),
+        -1,
+        cv2.LINE_AA,
+        _SHIFT_BITS,
+    )
     if rng.random() < 0.3:  # glasses
         frame = tuple(float(c) for c in (rng.uniform(0, 60, 3) if rng.random() < 0.7 else rng.uniform(100, 220, 3)))
         thickness = max(1, int(round(0.04 * rx)))
@@ -752,14 +874,48 @@ def _draw_face(rng: np.random.Generator, foreground: np.ndarray, head, hair_colo
         for side in (-1, 1):
             ex = side * 0.38 * rx
             if sunglasses:
-                cv2.ellipse(image, at(ex, eye_y), axes(0.26 * rx, 0.17 * ry), degrees, 0, 360, (25, 25, 25), -1,
-                            cv2.LINE_AA, _SHIFT_BITS)
-            cv2.ellipse(image, at(ex, eye_y), axes(0.26 * rx, 0.17 * ry), degrees, 0, 360, frame, thickness,
-                        cv2.LINE_AA, _SHIFT_BITS)
-            cv2.line(image, at(side * 0.64 * rx, eye_y - 0.05 * ry), at(side * 0.97 * rx, eye_y - 0.08 * ry), frame,
-                     thickness, cv2.LINE_AA, _SHIFT_BITS)
-        cv2.line(image, at(-0.12 * rx, eye_y - 0.03 * ry), at(0.12 * rx, eye_y - 0.03 * ry), frame, thickness,
-                 cv2.LINE_AA, _SHIFT_BITS)
+                cv2.ellipse(
+                    image,
+                    at(ex, eye_y),
+                    axes(0.26 * rx, 0.17 * ry),
+                    degrees,
+                    0,
+                    360,
+                    (25, 25, 25),
+                    -1,
+                    cv2.LINE_AA,
+                    _SHIFT_BITS,
+                )
+            cv2.ellipse(
+                image,
+                at(ex, eye_y),
+                axes(0.26 * rx, 0.17 * ry),
+                degrees,
+                0,
+                360,
+                frame,
+                thickness,
+                cv2.LINE_AA,
+                _SHIFT_BITS,
+            )
+            cv2.line(
+                image,
+                at(side * 0.64 * rx, eye_y - 0.05 * ry),
+                at(side * 0.97 * rx, eye_y - 0.08 * ry),
+                frame,
+                thickness,
+                cv2.LINE_AA,
+                _SHIFT_BITS,
+            )
+        cv2.line(
+            image,
+            at(-0.12 * rx, eye_y - 0.03 * ry),
+            at(0.12 * rx, eye_y - 0.03 * ry),
+            frame,
+            thickness,
+            cv2.LINE_AA,
+            _SHIFT_BITS,
+        )
     foreground[top:bottom, left:right] = image
 
 
@@ -769,8 +925,9 @@ def _outline(mask: np.ndarray) -> np.ndarray:
     return np.concatenate([c[:, 0, :] for c in contours]).astype(np.float64) if contours else np.zeros((0, 2))
 
 
-def _hair_texture(rng: np.random.Generator, hair_mask: np.ndarray, outline: np.ndarray, head,
-                  scale: float) -> tuple[tuple[slice, slice], np.ndarray]:
+def _hair_texture(
+    rng: np.random.Generator, hair_mask: np.ndarray, outline: np.ndarray, head, scale: float
+) -> tuple[tuple[slice, slice], np.ndarray]:
     """Strand-like shading inside the hair mass: curves from the crown to the outline.
 
     Returns the box it covers and a float32 multiplier around 1 for the hair colour there.
@@ -795,8 +952,17 @@ def _hair_texture(rng: np.random.Generator, hair_mask: np.ndarray, outline: np.n
     return box, canvas.astype(np.float32) * np.float32(1 / 128)
 
 
-def _draw_strands(rng: np.random.Generator, outline: np.ndarray, body: np.ndarray, style: str,
-                  unit: float, scale: float, head_centre, height: int, width: int) -> np.ndarray:
+def _draw_strands(
+    rng: np.random.Generator,
+    outline: np.ndarray,
+    body: np.ndarray,
+    style: str,
+    unit: float,
+    scale: float,
+    head_centre,
+    height: int,
+    width: int,
+) -> np.ndarray:
     """Thin curved strands leaving the hair outline outwards; coverage·opacity in [0, 1]."""
     strands = np.zeros((height, width), np.float32)
     if len(outline) < 8:
@@ -823,8 +989,9 @@ def _draw_strands(rng: np.random.Generator, outline: np.ndarray, body: np.ndarra
     start = outline[pick] - normal[pick] * rng.uniform(0, 3, (count, 1)) * max(scale, 0.5)
     spread = rng.normal(0, 0.45, count)
     cos, sin = np.cos(spread), np.sin(spread)
-    direction = np.stack([cos * normal[pick, 0] - sin * normal[pick, 1],
-                          sin * normal[pick, 0] + cos * normal[pick, 1]], -1)
+    direction = np.stack(
+        [cos * normal[pick, 0] - sin * normal[pick, 1], sin * normal[pick, 0] + cos * normal[pick, 1]], -1
+    )
     if style == "long":  # gravity
         direction = direction + np.array([0.0, rng.uniform(0.3, 1.0)])
         direction /= np.linalg.norm(direction, axis=1, keepdims=True)
@@ -837,8 +1004,11 @@ def _draw_strands(rng: np.random.Generator, outline: np.ndarray, body: np.ndarra
     points = _bezier(start, middle, end, 10)
     if style == "curly":  # corkscrew wiggle
         t = np.linspace(0, 1, 10)[None, :, None]
-        wiggle = rng.uniform(1, 3, (count, 1, 1)) * scale * np.sin(
-            2 * math.pi * rng.uniform(1.5, 3.5, (count, 1, 1)) * t + rng.uniform(0, 6.3, (count, 1, 1)))
+        wiggle = (
+            rng.uniform(1, 3, (count, 1, 1))
+            * scale
+            * np.sin(2 * math.pi * rng.uniform(1.5, 3.5, (count, 1, 1)) * t + rng.uniform(0, 6.3, (count, 1, 1)))
+        )
         points = points + side[:, None, :] * wiggle
     fixed = _fixed(points)
     opacity_groups = np.array([0.3, 0.55, 0.85]) * rng.uniform(0.8, 1.15)
@@ -851,8 +1021,9 @@ def _draw_strands(rng: np.random.Generator, outline: np.ndarray, body: np.ndarra
             continue
         layer = np.zeros((height, width), np.uint8)
         # Within one layer AA blending only raises values (every stroke has the same value).
-        cv2.polylines(layer, list(chosen), False, int(round(min(opacity, 1.0) * 255)), thickness, cv2.LINE_AA,
-                      _SHIFT_BITS)
+        cv2.polylines(
+            layer, list(chosen), False, int(round(min(opacity, 1.0) * 255)), thickness, cv2.LINE_AA, _SHIFT_BITS
+        )
         transparency *= 1 - layer.astype(np.float32) * np.float32(1 / 255)
     return 1 - transparency
 
@@ -943,8 +1114,10 @@ def _did_you_mean(name: str, known: Iterable[str]) -> str:
 
 def _check_model(model: str) -> None:
     if model not in SIMULATED_MODELS:
-        raise ValueError(f"unknown simulated model {model!r}{_did_you_mean(model, SIMULATED_MODELS)} "
-                         f"(known: {', '.join(SIMULATED_MODELS)})")
+        raise ValueError(
+            f"unknown simulated model {model!r}{_did_you_mean(model, SIMULATED_MODELS)} "
+            f"(known: {', '.join(SIMULATED_MODELS)})"
+        )
 
 
 def simulate_prediction(alpha: np.ndarray, model: str, seed: int, index: int) -> np.ndarray:
@@ -1011,16 +1184,16 @@ def simulate_prediction(alpha: np.ndarray, model: str, seed: int, index: int) ->
         # The model sees the frame at 1/8 of the reference resolution, whatever the image size.
         factor = max(1.0, 8.0 * scale)
         small = (max(1, round(width / factor)), max(1, round(height / factor)))
-        matte = cv2.resize(cv2.resize(matte, small, interpolation=cv2.INTER_AREA), (width, height),
-                           interpolation=cv2.INTER_LINEAR)
+        matte = cv2.resize(
+            cv2.resize(matte, small, interpolation=cv2.INTER_AREA), (width, height), interpolation=cv2.INTER_LINEAR
+        )
     elif model == "sim-blurred":
         matte = cv2.GaussianBlur(matte, (0, 0), 6.0 * scale)
     elif model == "sim-shifted":
         distance = rng.uniform(8, 12) * scale
         angle = rng.uniform(0, 2 * math.pi)
         shift = np.float32([[1, 0, distance * math.cos(angle)], [0, 1, distance * math.sin(angle)]])
-        matte = cv2.warpAffine(matte, shift, (width, height), flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REPLICATE)
+        matte = cv2.warpAffine(matte, shift, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     elif model == "sim-holes":
         unit = min(width, 0.75 * height)
         opaque_y, opaque_x = np.nonzero(alpha == 255)
@@ -1066,8 +1239,9 @@ def _relative_paths(index: int, models: Sequence[str]) -> dict[str, int]:
     return paths
 
 
-def _write_image_set(index: int, out_dir: Path, seed: int, width: int, height: int,
-                     models: tuple[str, ...]) -> tuple[dict[str, str], int]:
+def _write_image_set(
+    index: int, out_dir: Path, seed: int, width: int, height: int, models: tuple[str, ...]
+) -> tuple[dict[str, str], int]:
     """Write (or keep) every file of image ``index``; return ({relpath: sha256}, files written)."""
     paths = _relative_paths(index, models)
     existing: dict[str, bytes] = {}
@@ -1083,8 +1257,11 @@ def _write_image_set(index: int, out_dir: Path, seed: int, width: int, height: i
 
     image, alpha = render_portrait(seed, index, width, height)
     name = f"{sample_id(index)}.png"
-    arrays = {f"images/{name}": lambda: image, f"alpha/{name}": lambda: alpha,
-              f"trimaps/{name}": lambda: make_trimap(alpha)}
+    arrays = {
+        f"images/{name}": lambda: image,
+        f"alpha/{name}": lambda: alpha,
+        f"trimaps/{name}": lambda: make_trimap(alpha),
+    }
     for model in models:
         arrays[f"predictions/{model}/{name}"] = partial(simulate_prediction, alpha, model, seed, index)
     digests, written = {}, 0
@@ -1103,8 +1280,13 @@ def _single_thread_opencv() -> None:
 
 
 def _check_generation_arguments(count, seed, width, height, models, workers) -> tuple[str, ...]:
-    for label, value, minimum in (("count", count, 1), ("seed", seed, 0), ("width", width, MIN_SIZE_PX),
-                                  ("height", height, MIN_SIZE_PX), ("workers", workers, 1)):
+    for label, value, minimum in (
+        ("count", count, 1),
+        ("seed", seed, 0),
+        ("width", width, MIN_SIZE_PX),
+        ("height", height, MIN_SIZE_PX),
+        ("workers", workers, 1),
+    ):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
             raise ValueError(f"{label} must be an integer ≥ {minimum}, got {value!r}")
     if count > 10_000:
@@ -1132,8 +1314,10 @@ def _check_same_sample(path: Path, parameters: dict) -> None:
     if different:
         found = ", ".join(f"{key}={value!r}" for key, value in different.items())
         wanted = ", ".join(f"{key}={parameters[key]!r}" for key in different)
-        raise ValueError(f"{path.parent} already holds a sample generated with {found}, not {wanted}; "
-                         "choose another output folder or delete it")
+        raise ValueError(
+            f"{path.parent} already holds a sample generated with {found}, not {wanted}; "
+            "choose another output folder or delete it"
+        )
 
 
 def _warn_about_files_beyond(out_dir: Path, count: int) -> None:
@@ -1143,9 +1327,10 @@ def _warn_about_files_beyond(out_dir: Path, count: int) -> None:
         folders += sorted(p for p in (out_dir / "predictions").iterdir() if p.is_dir())
     beyond = sorted(
         str(path.relative_to(out_dir))
-        for folder in folders if folder.is_dir()
+        for folder in folders
+        if folder.is_dir()
         for path in folder.glob("sample_*.png")
-        if path.stem[len("sample_"):].isdigit() and int(path.stem[len("sample_"):]) >= count
+        if path.stem[len("sample_") :].isdigit() and int(path.stem[len("sample_") :]) >= count
     )
     if beyond:
         warnings.warn(
@@ -1156,8 +1341,16 @@ def _warn_about_files_beyond(out_dir: Path, count: int) -> None:
         )
 
 
-def generate_sample(out_dir, count: int = 40, seed: int = 0, width: int = 600, height: int = 800,
-                    models: Sequence[str] = SIMULATED_MODELS, workers: int = 1, progress: bool = True) -> Path:
+def generate_sample(
+    out_dir,
+    count: int = 40,
+    seed: int = 0,
+    width: int = 600,
+    height: int = 800,
+    models: Sequence[str] = SIMULATED_MODELS,
+    workers: int = 1,
+    progress: bool = True,
+) -> Path:
     """Write the generated sample set: images, alpha mattes, trimaps, simulated predictions.
 
     Layout (ids ``sample_0000``, ``sample_0001``, …)::
@@ -1222,8 +1415,13 @@ def generate_sample(out_dir, count: int = 40, seed: int = 0, width: int = 600, h
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"{out_dir}: exists and is not a folder; choose a folder for the sample")
-    identity = {"schema": SCHEMA, "generator_version": GENERATOR_VERSION, "seed": int(seed),
-                "width": int(width), "height": int(height)}
+    identity = {
+        "schema": SCHEMA,
+        "generator_version": GENERATOR_VERSION,
+        "seed": int(seed),
+        "width": int(width),
+        "height": int(height),
+    }
     manifest_path = out_dir / "sample.json"
     in_progress_path = out_dir / ".sample-in-progress.json"
     _check_same_sample(manifest_path, identity)
@@ -1232,8 +1430,9 @@ def generate_sample(out_dir, count: int = 40, seed: int = 0, width: int = 600, h
     # with other arguments is refused instead of mixing two samples.
     atomic_write_text(in_progress_path, json.dumps(identity, indent=2, sort_keys=True) + "\n")
 
-    task = partial(_write_image_set, out_dir=out_dir, seed=int(seed), width=int(width), height=int(height),
-                   models=models)
+    task = partial(
+        _write_image_set, out_dir=out_dir, seed=int(seed), width=int(width), height=int(height), models=models
+    )
     files: dict[str, str] = {}
     bar = tqdm(total=count, desc="vbbench sample", unit="image", disable=not progress)
     try:
@@ -1247,8 +1446,9 @@ def generate_sample(out_dir, count: int = 40, seed: int = 0, width: int = 600, h
             # itself (an inherited lock, OpenCV's thread pool or tqdm's, is the likely cause);
             # fresh interpreters cost ~0.3 s each and are safe.
             context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                     initializer=_single_thread_opencv) as pool:
+            with ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=_single_thread_opencv
+            ) as pool:
                 for digests, _ in pool.map(task, range(count), chunksize=max(1, count // (4 * workers))):
                     files.update(digests)
                     bar.update()
@@ -1256,8 +1456,13 @@ def generate_sample(out_dir, count: int = 40, seed: int = 0, width: int = 600, h
         bar.close()
 
     _warn_about_files_beyond(out_dir, count)
-    manifest = dict(identity, count=int(count), models=list(models), trimap_radius_px=TRIMAP_RADIUS_PX,
-                    files=dict(sorted(files.items())))
+    manifest = dict(
+        identity,
+        count=int(count),
+        models=list(models),
+        trimap_radius_px=TRIMAP_RADIUS_PX,
+        files=dict(sorted(files.items())),
+    )
     atomic_write_text(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     in_progress_path.unlink(missing_ok=True)
     return out_dir

@@ -18,11 +18,12 @@ import math
 import multiprocessing
 import os
 import warnings
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -116,9 +117,7 @@ def find_mattes(folder: str | os.PathLike) -> dict[str, Path]:
             clashes.append(f"{found[key]} and {path}")
         found[key] = path
     if clashes:
-        raise ScoreError(
-            f"{folder}: " + _listing(clashes, "ids with more than one file") + "\nkeep one file per id"
-        )
+        raise ScoreError(f"{folder}: " + _listing(clashes, "ids with more than one file") + "\nkeep one file per id")
     return dict(sorted(found.items()))
 
 
@@ -404,7 +403,11 @@ class _Checkpoint:
 
 
 def _run_tasks(
-    tasks: list[PairTask], workers: int, scheduler: str | None, progress: bool, label: str = "scoring",
+    tasks: list[PairTask],
+    workers: int,
+    scheduler: str | None,
+    progress: bool,
+    label: str = "scoring",
     on_result=lambda task, outcome: None,
 ) -> list[dict]:
     from tqdm import tqdm
@@ -508,8 +511,14 @@ def score_directories(
     error_root = Path(error_maps_dir) if error_maps_dir is not None else None
     tasks = [
         PairTask(
-            key, pred, gt, trimap, tuple(names), resize,
-            error_root / f"{key}.png" if error_root else None, conventions,
+            key,
+            pred,
+            gt,
+            trimap,
+            tuple(names),
+            resize,
+            error_root / f"{key}.png" if error_root else None,
+            conventions,
         )
         for key, pred, gt, trimap in pairing.pairs
     ]
@@ -530,7 +539,11 @@ def score_directories(
     pending = [task for task in tasks if earlier.get(task.image_id) is None]
     try:
         fresh = _run_tasks(
-            pending, workers or os.cpu_count() or 1, scheduler, progress, f"scoring {Path(pred_dir).name}",
+            pending,
+            workers or os.cpu_count() or 1,
+            scheduler,
+            progress,
+            f"scoring {Path(pred_dir).name}",
             saved.add if saved else (lambda task, outcome: None),
         )
     finally:

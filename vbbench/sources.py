@@ -132,7 +132,7 @@ class DatasetCard:
     generate: dict
     card_dir: Path
 
-    def replace(self, **changes: Any) -> "DatasetCard":
+    def replace(self, **changes: Any) -> DatasetCard:
         """A copy with some fields changed (tests shrink the expected size and counts).
 
         Examples
@@ -324,20 +324,36 @@ def _fetch_once(url: str, part: Path, timeout_s: float, progress: bool) -> None:
         total_bytes = int(total) + have if total is not None else None
         from tqdm.auto import tqdm
 
-        with open(part, "ab" if have else "wb") as stream, tqdm(
-            total=total_bytes, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
-            desc=part.name.removesuffix(".part"), disable=not progress, leave=False,
-        ) as bar:
+        with (
+            open(part, "ab" if have else "wb") as stream,
+            tqdm(
+                total=total_bytes,
+                initial=have,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=part.name.removesuffix(".part"),
+                disable=not progress,
+                leave=False,
+            ) as bar,
+        ):
             while chunk := response.read(_CHUNK_BYTES):
                 stream.write(chunk)
                 bar.update(len(chunk))
         if total_bytes is not None and part.stat().st_size < total_bytes:
-            raise urllib.error.URLError(
-                f"connection closed after {part.stat().st_size} of {total_bytes} bytes")
+            raise urllib.error.URLError(f"connection closed after {part.stat().st_size} of {total_bytes} bytes")
 
 
-def download(url: str, destination: str | os.PathLike, sha256: str | None, *, retries: int = 4,
-             backoff_s: float = 1.0, timeout_s: float = 60.0, progress: bool = True) -> Path:
+def download(
+    url: str,
+    destination: str | os.PathLike,
+    sha256: str | None,
+    *,
+    retries: int = 4,
+    backoff_s: float = 1.0,
+    timeout_s: float = 60.0,
+    progress: bool = True,
+) -> Path:
     """Download ``url`` to ``destination``, resuming and retrying, then check its SHA-256.
 
     Bytes go to ``destination + ".part"``; an interrupted transfer (dropped connection, or a
@@ -452,8 +468,8 @@ def safe_extract(archive: str | os.PathLike, target: str | os.PathLike, progress
         bundle = zipfile.ZipFile(archive)
     except zipfile.BadZipFile as problem:
         raise ArchiveError(
-            f"{archive}: not a readable zip archive ({problem}); it is probably truncated or corrupt: "
-            "download it again") from None
+            f"{archive}: not a readable zip archive ({problem}); it is probably truncated or corrupt: download it again"
+        ) from None
     except OSError as problem:
         raise ArchiveError(f"{archive}: cannot be read ({problem.strerror or problem})") from None
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -486,7 +502,11 @@ def safe_extract(archive: str | os.PathLike, target: str | os.PathLike, progress
     return target
 
 
-_LAYOUT_MARKERS = {"shen2016": ("training", "testing"), "aisegment": ("clip_img", "matting"), "sample": ("images", "alpha")}
+_LAYOUT_MARKERS = {
+    "shen2016": ("training", "testing"),
+    "aisegment": ("clip_img", "matting"),
+    "sample": ("images", "alpha"),
+}
 
 
 def find_layout_root(folder: str | os.PathLike, layout: str, max_depth: int = 3) -> Path:
@@ -506,12 +526,15 @@ def find_layout_root(folder: str | os.PathLike, layout: str, max_depth: int = 3)
             if all((candidate / marker).is_dir() for marker in markers):
                 return candidate
         frontier = sorted(
-            child for parent in frontier for child in parent.iterdir()
+            child
+            for parent in frontier
+            for child in parent.iterdir()
             if child.is_dir() and child.name != "matting_human_half" and not child.name.startswith(".")
         )
     raise DatasetError(
         f"{folder}: no folder holding {' and '.join(m + '/' for m in markers)} found "
-        f"(searched {max_depth} levels); is this the {layout} data?")
+        f"(searched {max_depth} levels); is this the {layout} data?"
+    )
 
 
 def cached_archive(card: DatasetCard) -> Path | None:
@@ -524,8 +547,10 @@ def cached_archive(card: DatasetCard) -> Path | None:
 
 def _source_override(card: DatasetCard, url: str | None, sha256: str | None) -> tuple[str | None, str | None]:
     prefix = f"VBBENCH_{card.name.upper()}_"
-    return (url or os.environ.get(prefix + "URL") or card.url,
-            sha256 or os.environ.get(prefix + "SHA256") or card.sha256)
+    return (
+        url or os.environ.get(prefix + "URL") or card.url,
+        sha256 or os.environ.get(prefix + "SHA256") or card.sha256,
+    )
 
 
 def manual_instructions(card: DatasetCard) -> str:
@@ -535,8 +560,14 @@ def manual_instructions(card: DatasetCard) -> str:
     return f"{card.title} ({card.name}) is not at hand.\n{card.manual}{extra}"
 
 
-def acquire(card: DatasetCard, raw_dir: str | os.PathLike, source: str | os.PathLike | None = None,
-            url: str | None = None, sha256: str | None = None, progress: bool = True) -> Path:
+def acquire(
+    card: DatasetCard,
+    raw_dir: str | os.PathLike,
+    source: str | os.PathLike | None = None,
+    url: str | None = None,
+    sha256: str | None = None,
+    progress: bool = True,
+) -> Path:
     """Put the dataset's files at hand and return the folder holding its layout.
 
     In order: ``source`` (a zip archive, extracted into ``raw_dir``, or an extracted folder used
@@ -567,8 +598,9 @@ def acquire(card: DatasetCard, raw_dir: str | os.PathLike, source: str | os.Path
             url, sha256 = _source_override(card, url, sha256)
             if url is None:
                 raise ManualDownloadRequired(manual_instructions(card))
-            archive = download(url, archive_cache_dir() / (card.filename or f"{card.name}.zip"), sha256,
-                               progress=progress)
+            archive = download(
+                url, archive_cache_dir() / (card.filename or f"{card.name}.zip"), sha256, progress=progress
+            )
     if raw_dir.is_dir():
         shutil.rmtree(raw_dir)  # an explicit --from replaces an earlier import
     safe_extract(archive, raw_dir, progress=progress)

@@ -22,15 +22,24 @@ import csv
 import hashlib
 import io
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from vbbench.io import atomic_write_text
 from vbbench.sources import DatasetCard, DatasetError, default_data_dir, get_dataset
 
-__all__ = ["SPLIT_FIELDS", "SplitSummary", "group_is_test", "assign_splits", "split_path", "write_split",
-           "read_split", "split_sha256", "summarize_split"]
+__all__ = [
+    "SPLIT_FIELDS",
+    "SplitSummary",
+    "group_is_test",
+    "assign_splits",
+    "split_path",
+    "write_split",
+    "read_split",
+    "split_sha256",
+    "summarize_split",
+]
 
 SPLIT_FIELDS = ["id", "group", "split", "sha256"]
 
@@ -77,7 +86,11 @@ def assign_splits(card: DatasetCard, pairs: Iterable[dict]) -> list[dict]:
             else:
                 raise DatasetError(f"{pair['id']}: folder '{folder}' is neither the train nor the test folder")
         else:
-            side = "test" if group_is_test(pair["group"], card.split["salt"], float(card.split["test_fraction"])) else "train"
+            side = (
+                "test"
+                if group_is_test(pair["group"], card.split["salt"], float(card.split["test_fraction"]))
+                else "train"
+            )
         rows.append({"id": pair["id"], "group": pair["group"], "split": side, "sha256": pair["image_sha256"]})
     return sorted(rows, key=lambda row: row["id"])
 
@@ -115,7 +128,8 @@ def write_split(card: DatasetCard, rows: list[dict], data_dir: str | os.PathLike
     if path.is_file() and card.layout == "sample":
         raise DatasetError(
             f"{path}: the committed sample split differs from the generated sample (generator changed?); "
-            f"delete {path}, run `vbbench prepare sample` and commit the new file")
+            f"delete {path}, run `vbbench prepare sample` and commit the new file"
+        )
     atomic_write_text(path, text)
     return path
 
@@ -165,8 +179,10 @@ class SplitSummary:
 
     def describe(self) -> str:
         """E.g. ``train 1700 / test 300 (test 15.0 %, target 15 %)``."""
-        return (f"train {self.train} / test {self.test} items (test {100 * self.test_fraction:.1f} %, "
-                f"target 15 % = 17:3; {self.train_groups}/{self.test_groups} groups)")
+        return (
+            f"train {self.train} / test {self.test} items (test {100 * self.test_fraction:.1f} %, "
+            f"target 15 % = 17:3; {self.train_groups}/{self.test_groups} groups)"
+        )
 
 
 def summarize_split(rows: Iterable[dict]) -> SplitSummary:
@@ -175,5 +191,9 @@ def summarize_split(rows: Iterable[dict]) -> SplitSummary:
     groups = {side: {row["group"] for row in rows if row["split"] == side} for side in ("train", "test")}
     if groups["train"] & groups["test"]:
         raise DatasetError(f"groups on both sides of the split: {sorted(groups['train'] & groups['test'])[:5]}")
-    return SplitSummary(sum(row["split"] == "train" for row in rows), sum(row["split"] == "test" for row in rows),
-                        len(groups["train"]), len(groups["test"]))
+    return SplitSummary(
+        sum(row["split"] == "train" for row in rows),
+        sum(row["split"] == "test" for row in rows),
+        len(groups["train"]),
+        len(groups["test"]),
+    )

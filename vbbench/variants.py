@@ -27,10 +27,10 @@ import io
 import json
 import multiprocessing
 import os
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -38,9 +38,21 @@ import numpy as np
 from vbbench.io import atomic_write_text, read_image, read_matte, write_png
 from vbbench.sources import DatasetCard, default_data_dir, get_dataset
 
-__all__ = ["VARIANTS", "CALL_SIZE_PX", "CALL_HEADROOM", "ROT30_DEGREES", "MANIFEST_FIELDS", "VariantPaths",
-           "variant_paths", "transform", "rot30_angle", "call16x9_crop", "make_variant", "variant_is_complete",
-           "variants_dir"]
+__all__ = [
+    "VARIANTS",
+    "CALL_SIZE_PX",
+    "CALL_HEADROOM",
+    "ROT30_DEGREES",
+    "MANIFEST_FIELDS",
+    "VariantPaths",
+    "variant_paths",
+    "transform",
+    "rot30_angle",
+    "call16x9_crop",
+    "make_variants",
+    "variant_is_complete",
+    "variants_dir",
+]
 
 VARIANTS = ("original", "rot90cw", "rot90ccw", "rot30", "call16x9")
 #: Output size of ``call16x9`` (width, height) in pixels.
@@ -99,7 +111,8 @@ def variant_paths(dataset: str, variant: str, data_dir: str | os.PathLike | None
     if not paths.manifest.is_file():
         raise FileNotFoundError(
             f"variant '{variant}' of '{dataset}' is not prepared in {data_dir} ({paths.manifest} is missing): "
-            f"run `vbbench prepare {dataset} --data-dir {data_dir}`")
+            f"run `vbbench prepare {dataset} --data-dir {data_dir}`"
+        )
     return paths
 
 
@@ -175,17 +188,32 @@ def transform(image: np.ndarray, alpha: np.ndarray, variant: str, item_id: str) 
     if variant == "rot30":
         angle = rot30_angle(item_id)
         matrix = rot30_matrix(width, height, angle)
-        image_out = cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        alpha_out = cv2.warpAffine(alpha, matrix, (width, height), flags=cv2.INTER_LINEAR,
-                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        return image_out, alpha_out, {"angle_deg": angle, "centre_px": [(width - 1) / 2.0, (height - 1) / 2.0],
-                                      "interpolation": "bilinear", "image_border": "replicate", "alpha_border": 0}
+        image_out = cv2.warpAffine(
+            image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        alpha_out = cv2.warpAffine(
+            alpha, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
+        return (
+            image_out,
+            alpha_out,
+            {
+                "angle_deg": angle,
+                "centre_px": [(width - 1) / 2.0, (height - 1) / 2.0],
+                "interpolation": "bilinear",
+                "image_border": "replicate",
+                "alpha_border": 0,
+            },
+        )
     x0, y0, x1, y1 = call16x9_crop(alpha)
     size = CALL_SIZE_PX
     image_out = cv2.resize(image[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA)
     alpha_out = cv2.resize(alpha[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA)
-    return image_out, alpha_out, {"crop_px": [x0, y0, x1, y1], "size_px": list(size), "interpolation": "area",
-                                  "headroom": CALL_HEADROOM}
+    return (
+        image_out,
+        alpha_out,
+        {"crop_px": [x0, y0, x1, y1], "size_px": list(size), "interpolation": "area", "headroom": CALL_HEADROOM},
+    )
 
 
 # ---- writing -------------------------------------------------------------------------------
@@ -206,9 +234,19 @@ def _make_item(task: tuple) -> list[dict]:
         folder = Path(out_root) / variant
         write_png(folder / "images" / f"{row['id']}.png", image_out, _PNG_COMPRESSION)
         write_png(folder / "alpha" / f"{row['id']}.png", alpha_out, _PNG_COMPRESSION)
-        rows.append({"variant": variant, "id": row["id"], "source_id": row["id"], "split": "test",
-                     "group": row["group"], "transform": variant, "params": json.dumps(params, sort_keys=True),
-                     "width": alpha_out.shape[1], "height": alpha_out.shape[0]})
+        rows.append(
+            {
+                "variant": variant,
+                "id": row["id"],
+                "source_id": row["id"],
+                "split": "test",
+                "group": row["group"],
+                "transform": variant,
+                "params": json.dumps(params, sort_keys=True),
+                "width": alpha_out.shape[1],
+                "height": alpha_out.shape[0],
+            }
+        )
     return rows
 
 
@@ -237,8 +275,16 @@ def variant_is_complete(data_dir: str | os.PathLike, name: str, variant: str, te
     return all((root / "images" / f"{i}.png").is_file() and (root / "alpha" / f"{i}.png").is_file() for i in test_ids)
 
 
-def make_variants(card: DatasetCard, root: str | os.PathLike, data_dir: str | os.PathLike, test_pairs: list[dict],
-                  variants: tuple[str, ...] = VARIANTS, *, workers: int = 1, progress: bool = True) -> dict[str, Path]:
+def make_variants(
+    card: DatasetCard,
+    root: str | os.PathLike,
+    data_dir: str | os.PathLike,
+    test_pairs: list[dict],
+    variants: tuple[str, ...] = VARIANTS,
+    *,
+    workers: int = 1,
+    progress: bool = True,
+) -> dict[str, Path]:
     """Write the requested variants of ``test_pairs`` (rows of ``verify/pairs.csv``).
 
     Variants already complete (:func:`variant_is_complete`) are skipped. Items are processed in
@@ -263,7 +309,9 @@ def make_variants(card: DatasetCard, root: str | os.PathLike, data_dir: str | os
         if journal.is_file():
             for row in _read_manifest(journal):
                 folder = out_root / variant
-                if (folder / "images" / f"{row['id']}.png").is_file() and (folder / "alpha" / f"{row['id']}.png").is_file():
+                if (folder / "images" / f"{row['id']}.png").is_file() and (
+                    folder / "alpha" / f"{row['id']}.png"
+                ).is_file():
                     done_rows[variant][row["id"]] = row
         else:
             journal.parent.mkdir(parents=True, exist_ok=True)
@@ -277,8 +325,12 @@ def make_variants(card: DatasetCard, root: str | os.PathLike, data_dir: str | os
 
     handles = {v: open(journals[v], "a", newline="", encoding="utf-8") for v in todo}
     try:
-        writers = {v: csv.DictWriter(handles[v], MANIFEST_FIELDS, extrasaction="ignore", lineterminator="\n") for v in todo}
-        with tqdm(total=len(tasks), desc=f"variants {card.name}", unit="item", disable=not progress, leave=False) as bar:
+        writers = {
+            v: csv.DictWriter(handles[v], MANIFEST_FIELDS, extrasaction="ignore", lineterminator="\n") for v in todo
+        }
+        with tqdm(
+            total=len(tasks), desc=f"variants {card.name}", unit="item", disable=not progress, leave=False
+        ) as bar:
             for rows in _run(tasks, workers):
                 for row in rows:
                     writers[row["variant"]].writerow(row)

@@ -25,10 +25,10 @@ import multiprocessing
 import os
 import re
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -148,7 +148,9 @@ def _pairs_shen(root: Path, card: DatasetCard, listing: Listing) -> None:
             elif match := _SHEN_IMAGE.match(name):
                 images[f"{folder}/{match[1]}"] = path
             else:
-                listing.defects.append(Defect("ignored", "unexpected_file", "", path, "not NNNNN.png or NNNNN_matte.png"))
+                listing.defects.append(
+                    Defect("ignored", "unexpected_file", "", path, "not NNNNN.png or NNNNN_matte.png")
+                )
                 listing.other_files.append(path)
         _join(images, mattes, lambda key: key, lambda key: folder, listing)
 
@@ -167,16 +169,26 @@ def _pairs_aisegment(root: Path, card: DatasetCard, listing: Listing) -> None:
             elif match := pattern.match(path):
                 found[f"{match[1]}/clip_{match[2]}/{match[3]}"] = path
             else:
-                listing.defects.append(Defect("ignored", "unexpected_file", "", path,
-                                              f"does not follow the {top}/ naming rule"))
+                listing.defects.append(
+                    Defect("ignored", "unexpected_file", "", path, f"does not follow the {top}/ naming rule")
+                )
                 listing.other_files.append(path)
     _join(images, mattes, lambda key: key.rsplit("/", 1)[0], lambda key: "", listing)
     # Kaggle's copy holds the tree twice, beside the layout's folders or beside its wrapping folder
-    for half, shown in ((root / "matting_human_half", "matting_human_half"),
-                        (root.parent / "matting_human_half", "../matting_human_half")):
+    for half, shown in (
+        (root / "matting_human_half", "matting_human_half"),
+        (root.parent / "matting_human_half", "../matting_human_half"),
+    ):
         if half.is_dir():
-            listing.defects.append(Defect("ignored", "duplicate_tree", "", shown,
-                                          "second copy of the data set (Kaggle's matting_human_half/); skipped, not verified"))
+            listing.defects.append(
+                Defect(
+                    "ignored",
+                    "duplicate_tree",
+                    "",
+                    shown,
+                    "second copy of the data set (Kaggle's matting_human_half/); skipped, not verified",
+                )
+            )
 
 
 _SAMPLE_ID = re.compile(r"^sample_(\d+)$")
@@ -198,10 +210,14 @@ def _join(images: dict, mattes: dict, group, folder, listing: Listing) -> None:
         if key in images and key in mattes:
             listing.pairs.append(Pair(key, group(key), folder(key), images[key], mattes[key]))
         elif key in images:
-            listing.defects.append(Defect("error", "image_without_matte", key, images[key], "no matte pairs with this image; excluded"))
+            listing.defects.append(
+                Defect("error", "image_without_matte", key, images[key], "no matte pairs with this image; excluded")
+            )
             listing.other_files.append(images[key])
         else:
-            listing.defects.append(Defect("error", "matte_without_image", key, mattes[key], "no image pairs with this matte; excluded"))
+            listing.defects.append(
+                Defect("error", "matte_without_image", key, mattes[key], "no image pairs with this matte; excluded")
+            )
             listing.other_files.append(mattes[key])
 
 
@@ -255,8 +271,16 @@ def inspect_file(root: str, path: str, role: str) -> dict:
     mattes ``min``/``max``.
     """
     data = (Path(root) / path).read_bytes()
-    record = {"path": path, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-              "width": "", "height": "", "problem": "", "min": "", "max": ""}
+    record = {
+        "path": path,
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "width": "",
+        "height": "",
+        "problem": "",
+        "min": "",
+        "max": "",
+    }
     if role == "other":
         return record
     if not data:
@@ -288,7 +312,11 @@ def inspect_file(root: str, path: str, role: str) -> dict:
         matte = decoded
     elif channels == 4:
         matte = decoded[:, :, 3]
-    elif channels == 3 and np.array_equal(decoded[:, :, 0], decoded[:, :, 1]) and np.array_equal(decoded[:, :, 1], decoded[:, :, 2]):
+    elif (
+        channels == 3
+        and np.array_equal(decoded[:, :, 0], decoded[:, :, 1])
+        and np.array_equal(decoded[:, :, 1], decoded[:, :, 2])
+    ):
         matte = decoded[:, :, 0]  # grayscale saved as three equal channels
     else:
         record["problem"] = f"matte is a colour image ({channels} channels with different values)"
@@ -304,11 +332,21 @@ def _inspect_task(task: tuple[str, str, str]) -> dict:
     try:
         return inspect_file(*task)
     except OSError as error:
-        return {"path": task[1], "size": "", "sha256": "", "width": "", "height": "", "min": "", "max": "",
-                "problem": f"cannot be read ({error.strerror or error})"}
+        return {
+            "path": task[1],
+            "size": "",
+            "sha256": "",
+            "width": "",
+            "height": "",
+            "min": "",
+            "max": "",
+            "problem": f"cannot be read ({error.strerror or error})",
+        }
 
 
-def _inspect_all(root: Path, tasks: list[tuple[str, str, str]], workers: int, progress: bool, label: str) -> Iterator[dict]:
+def _inspect_all(
+    root: Path, tasks: list[tuple[str, str, str]], workers: int, progress: bool, label: str
+) -> Iterator[dict]:
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(tasks), desc=label, unit="file", disable=not progress, leave=False)
@@ -353,14 +391,22 @@ def _compare_with_lock(lock_rows: list[dict], records: dict[str, dict], lock_pat
     locked = {row["path"]: row for row in lock_rows}
     missing = sorted(locked.keys() - records.keys())
     added = sorted(records.keys() - locked.keys())
-    changed = sorted(path for path in locked.keys() & records.keys()
-                     if (str(records[path]["size"]), records[path]["sha256"]) != (locked[path]["size"], locked[path]["sha256"]))
+    changed = sorted(
+        path
+        for path in locked.keys() & records.keys()
+        if (str(records[path]["size"]), records[path]["sha256"]) != (locked[path]["size"], locked[path]["sha256"])
+    )
     if missing or added or changed:
-        parts = [_listing_text(items, what) for items, what in
-                 ((changed, "changed"), (missing, "missing"), (added, "added")) if items]
+        parts = [
+            _listing_text(items, what)
+            for items, what in ((changed, "changed"), (missing, "missing"), (added, "added"))
+            if items
+        ]
         raise DriftError(
-            f"{root}: the files differ from the lock manifest {lock_path}: " + "; ".join(parts)
-            + f". Restore the original files, or if the change is intended delete {lock_path} and verify again")
+            f"{root}: the files differ from the lock manifest {lock_path}: "
+            + "; ".join(parts)
+            + f". Restore the original files, or if the change is intended delete {lock_path} and verify again"
+        )
 
 
 def _all_files(listing: Listing) -> list[str]:
@@ -404,8 +450,15 @@ def read_pairs(data_dir: str | os.PathLike, name: str) -> list[dict]:
 # ---- the whole verification ------------------------------------------------------------------
 
 
-def verify_dataset(card: DatasetCard, root: str | os.PathLike, data_dir: str | os.PathLike, *,
-                   strict: bool = False, workers: int = 1, progress: bool = True) -> VerifyReport:
+def verify_dataset(
+    card: DatasetCard,
+    root: str | os.PathLike,
+    data_dir: str | os.PathLike,
+    *,
+    strict: bool = False,
+    workers: int = 1,
+    progress: bool = True,
+) -> VerifyReport:
     """Pair, decode, hash and check every file; write defects, lock and pairs (see module doc).
 
     Checks per pair: both files decode (PNG/JPEG not truncated), the matte is grayscale or has an
@@ -451,7 +504,9 @@ def verify_dataset(card: DatasetCard, root: str | os.PathLike, data_dir: str | o
     tasks = [(str(root), path, roles[path]) for path in sorted(roles)]
     records: dict[str, dict] = {}
     for record in _inspect_all(root, tasks, workers, progress, f"verify {card.name}"):
-        records[record["path"]] = {key: record[key] for key in ("size", "sha256", "width", "height", "problem", "min", "max")}
+        records[record["path"]] = {
+            key: record[key] for key in ("size", "sha256", "width", "height", "problem", "min", "max")
+        }
 
     if lock_path.is_file():
         _compare_with_lock(_read_csv(lock_path), records, lock_path, root)
@@ -465,40 +520,100 @@ def verify_dataset(card: DatasetCard, root: str | os.PathLike, data_dir: str | o
     expected = (card.expected_width_px, card.expected_height_px)
     for pair in listing.pairs:
         image, matte = records[pair.image], records[pair.matte]
-        problems = [(path, record["problem"]) for path, record in ((pair.image, image), (pair.matte, matte)) if record["problem"]]
+        problems = [
+            (path, record["problem"])
+            for path, record in ((pair.image, image), (pair.matte, matte))
+            if record["problem"]
+        ]
         for path, problem in problems:
-            defects.append(Defect("error", "corrupt" if "decod" in problem or "truncated" in problem or "empty" in problem
-                                  or "read" in problem else "bad_matte" if path == pair.matte else "bad_image",
-                                  pair.id, path, problem + "; excluded"))
+            defects.append(
+                Defect(
+                    "error",
+                    "corrupt"
+                    if "decod" in problem or "truncated" in problem or "empty" in problem or "read" in problem
+                    else "bad_matte"
+                    if path == pair.matte
+                    else "bad_image",
+                    pair.id,
+                    path,
+                    problem + "; excluded",
+                )
+            )
         if problems:
             continue
         size_image, size_matte = (image["width"], image["height"]), (matte["width"], matte["height"])
         if size_image != size_matte:
-            defects.append(Defect("error", "size_mismatch", pair.id, pair.matte,
-                                  f"matte is {size_matte[0]}×{size_matte[1]} px, image {size_image[0]}×{size_image[1]} px; excluded"))
+            defects.append(
+                Defect(
+                    "error",
+                    "size_mismatch",
+                    pair.id,
+                    pair.matte,
+                    f"matte is {size_matte[0]}×{size_matte[1]} px, image {size_image[0]}×{size_image[1]} px; excluded",
+                )
+            )
             continue
         if None not in expected and size_image != expected:
-            defects.append(Defect("error", "resolution", pair.id, pair.image,
-                                  f"{size_image[0]}×{size_image[1]} px, the card expects {expected[0]}×{expected[1]} px; excluded"))
+            defects.append(
+                Defect(
+                    "error",
+                    "resolution",
+                    pair.id,
+                    pair.image,
+                    f"{size_image[0]}×{size_image[1]} px, the card expects {expected[0]}×{expected[1]} px; excluded",
+                )
+            )
             continue
         if image["sha256"] in seen_images:
-            defects.append(Defect("error", "duplicate", pair.id, pair.image,
-                                  f"same bytes as the image of {seen_images[image['sha256']]}; excluded"))
+            defects.append(
+                Defect(
+                    "error",
+                    "duplicate",
+                    pair.id,
+                    pair.image,
+                    f"same bytes as the image of {seen_images[image['sha256']]}; excluded",
+                )
+            )
             continue
         seen_images[image["sha256"]] = pair.id
-        usable.append({"id": pair.id, "group": pair.group, "folder": pair.folder, "image": pair.image,
-                       "matte": pair.matte, "image_sha256": image["sha256"], "matte_sha256": matte["sha256"],
-                       "width": image["width"], "height": image["height"]})
+        usable.append(
+            {
+                "id": pair.id,
+                "group": pair.group,
+                "folder": pair.folder,
+                "image": pair.image,
+                "matte": pair.matte,
+                "image_sha256": image["sha256"],
+                "matte_sha256": matte["sha256"],
+                "width": image["width"],
+                "height": image["height"],
+            }
+        )
     if card.expected_pairs is not None and len(usable) != card.expected_pairs:
-        defects.append(Defect("error", "count", "", "", f"{len(usable)} usable pairs, the card expects {card.expected_pairs}"))
+        defects.append(
+            Defect("error", "count", "", "", f"{len(usable)} usable pairs, the card expects {card.expected_pairs}")
+        )
 
     atomic_write_text(defects_path, _csv_text((d.__dict__ for d in defects), _DEFECT_FIELDS))
     atomic_write_text(pairs_path, _csv_text(usable, _PAIR_FIELDS))
     if locked:
-        atomic_write_text(lock_path, _csv_text(({"path": path, **record} for path, record in sorted(records.items())), _LOCK_FIELDS))
+        atomic_write_text(
+            lock_path, _csv_text(({"path": path, **record} for path, record in sorted(records.items())), _LOCK_FIELDS)
+        )
     errors = sum(d.severity == "error" for d in defects)
-    report = VerifyReport(card.name, root, out_dir, len(listing.pairs), len(usable), errors,
-                          sum(d.severity == "ignored" for d in defects), locked, defects_path, lock_path, pairs_path)
+    report = VerifyReport(
+        card.name,
+        root,
+        out_dir,
+        len(listing.pairs),
+        len(usable),
+        errors,
+        sum(d.severity == "ignored" for d in defects),
+        locked,
+        defects_path,
+        lock_path,
+        pairs_path,
+    )
     if not usable:
         raise VerifyError(f"{root}: no usable {card.name} pairs found (see {defects_path})")
     if strict and errors:

@@ -65,8 +65,10 @@ def machine_description(threads: int) -> str:
     if "AVX-512" in vector:
         vector.remove("AVX2")
     isa = f" ({'+'.join(vector)})" if vector else ""
-    return (f"{cpu}{isa}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.machine()}, "
-            f"{threads} runtime threads")
+    return (
+        f"{cpu}{isa}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.machine()}, "
+        f"{threads} runtime threads"
+    )
 
 
 def call_frame(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
@@ -78,10 +80,11 @@ def call_frame(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     person = cv2.resize(portrait, (max(1, int(600 * scale)), height), interpolation=cv2.INTER_AREA)
     frame = np.full((height, width, 3), 90, np.uint8)
     left = (width - person.shape[1]) // 2
-    frame[:, left:left + person.shape[1]] = person
+    frame[:, left : left + person.shape[1]] = person
     ramp = np.linspace(0, 255, width, dtype=np.float32)
-    background = np.dstack([np.tile(ramp, (height, 1)), np.full((height, width), 120, np.float32),
-                            np.tile(ramp[::-1], (height, 1))]).astype(np.uint8)
+    background = np.dstack(
+        [np.tile(ramp, (height, 1)), np.full((height, width), 120, np.float32), np.tile(ramp[::-1], (height, 1))]
+    ).astype(np.uint8)
     return frame, background
 
 
@@ -98,7 +101,9 @@ def benchmark(runner: Runner, sizes: list[tuple[int, int]], frames: int = 60, wa
         frame, background = call_frame(width, height)
         times = {stage: [] for stage in STAGES}
         with tempfile.TemporaryDirectory() as folder:
-            writer = cv2.VideoWriter(str(Path(folder) / "out.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 30, (width, height))
+            writer = cv2.VideoWriter(
+                str(Path(folder) / "out.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 30, (width, height)
+            )
             for index in range(warmup + frames):
                 marks = [time.perf_counter()]
                 batch = runner.prepare(frame)[None]
@@ -125,13 +130,19 @@ def benchmark(runner: Runner, sizes: list[tuple[int, int]], frames: int = 60, wa
 
 def format_report(runner: Runner, reports: list[dict]) -> str:
     size = (f", {runner.parameters:,} parameters" if runner.parameters is not None else "") + (
-        f", {runner.macs / 1e6:.1f} M MACs per frame" if runner.macs is not None else "")
-    lines = [f"model {runner.name} ({runner.runtime}), input {runner.input_width}x{runner.input_height}{size}; "
-             "median ms per frame",
-             f"{'frame':<11}" + "".join(f"{stage:>12}" for stage in STAGES) + f"{'total':>10}{'FPS':>8}"]
+        f", {runner.macs / 1e6:.1f} M MACs per frame" if runner.macs is not None else ""
+    )
+    lines = [
+        f"model {runner.name} ({runner.runtime}), input {runner.input_width}x{runner.input_height}{size}; "
+        "median ms per frame",
+        f"{'frame':<11}" + "".join(f"{stage:>12}" for stage in STAGES) + f"{'total':>10}{'FPS':>8}",
+    ]
     for report in reports:
-        lines.append(f"{report['size']:<11}" + "".join(f"{report['ms'][s]:>12.2f}" for s in STAGES)
-                     + f"{report['total_ms']:>10.2f}{report['fps']:>8.1f}")
+        lines.append(
+            f"{report['size']:<11}"
+            + "".join(f"{report['ms'][s]:>12.2f}" for s in STAGES)
+            + f"{report['total_ms']:>10.2f}{report['fps']:>8.1f}"
+        )
     lines.append(f"for comparison, {PAPER}")
     return "\n".join(lines)
 

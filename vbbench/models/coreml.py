@@ -44,8 +44,9 @@ def _coremltools():
     return coremltools
 
 
-def export_coreml(model, path: str | Path, width: int, height: int, int8: bool = True,
-                  float16: bool | None = None) -> Path:
+def export_coreml(
+    model, path: str | Path, width: int, height: int, int8: bool = True, float16: bool | None = None
+) -> Path:
     """Convert ``model`` for a fixed (1, 3, height, width) input to an int8-weight ``.mlpackage``.
 
     Parameters
@@ -76,14 +77,20 @@ def export_coreml(model, path: str | Path, width: int, height: int, int8: bool =
     model = model.eval()
     example = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0))
     program = torch.export.export(model, (example,)).run_decompositions({})
-    converted = ct.convert(program, inputs=[ct.TensorType(name="image", shape=(1, 3, height, width))],
-                           outputs=[ct.TensorType(name="alpha")], convert_to="mlprogram",
-                           minimum_deployment_target=ct.target.iOS17,
-                           compute_precision=ct.precision.FLOAT16 if (int8 if float16 is None else float16)
-                           else ct.precision.FLOAT32)
+    converted = ct.convert(
+        program,
+        inputs=[ct.TensorType(name="image", shape=(1, 3, height, width))],
+        outputs=[ct.TensorType(name="alpha")],
+        convert_to="mlprogram",
+        minimum_deployment_target=ct.target.iOS17,
+        compute_precision=ct.precision.FLOAT16 if (int8 if float16 is None else float16) else ct.precision.FLOAT32,
+    )
     if int8:
-        config = OptimizationConfig(global_config=OpLinearQuantizerConfig(
-            mode="linear_symmetric", dtype="int8", granularity="per_channel", weight_threshold=1))
+        config = OptimizationConfig(
+            global_config=OpLinearQuantizerConfig(
+                mode="linear_symmetric", dtype="int8", granularity="per_channel", weight_threshold=1
+            )
+        )
         quantized = linear_quantize_weights(converted, config)
     else:
         quantized = converted
@@ -135,9 +142,11 @@ class EmulatedProgram:
         from coremltools.converters.mil.mil import types
 
         # Names of the tensors Core ML stores as float16 (found once: _stored runs for every op).
-        self._float16_names = {var.name for var in (*self.function.inputs.values(),
-                                                    *(out for op in self.function.operations for out in op.outputs))
-                               if float16 and var.dtype == types.fp16}
+        self._float16_names = {
+            var.name
+            for var in (*self.function.inputs.values(), *(out for op in self.function.operations for out in op.outputs))
+            if float16 and var.dtype == types.fp16
+        }
         self._constants = self._materialise()
 
     def _materialise(self) -> dict:
@@ -147,17 +156,23 @@ class EmulatedProgram:
         for op in self.function.operations:
             if op.op_type == "const":
                 value = op.outputs[0].val
-                constants[op.outputs[0].name] = (torch.from_numpy(np.asarray(value, dtype=np.float32))
-                                                 if isinstance(value, np.ndarray) and value.dtype.kind in "fiu"
-                                                 else value)
+                constants[op.outputs[0].name] = (
+                    torch.from_numpy(np.asarray(value, dtype=np.float32))
+                    if isinstance(value, np.ndarray) and value.dtype.kind in "fiu"
+                    else value
+                )
             elif op.op_type == "constexpr_affine_dequantize":
                 quantized = op.quantized_data.val.astype(np.float32)
                 axis = int(op.axis.val)
                 shape = [1] * quantized.ndim
                 shape[axis] = -1
-                zero = np.asarray(op.zero_point.val, dtype=np.float32).reshape(shape if np.ndim(op.zero_point.val) else [])
+                zero = np.asarray(op.zero_point.val, dtype=np.float32).reshape(
+                    shape if np.ndim(op.zero_point.val) else []
+                )
                 scale = np.asarray(op.scale.val, dtype=np.float32).reshape(shape if np.ndim(op.scale.val) else [])
-                constants[op.outputs[0].name] = self._stored(op.outputs[0], torch.from_numpy((quantized - zero) * scale))
+                constants[op.outputs[0].name] = self._stored(
+                    op.outputs[0], torch.from_numpy((quantized - zero) * scale)
+                )
         return constants
 
     def _stored(self, var, value):
@@ -168,7 +183,7 @@ class EmulatedProgram:
         """Alpha (N, 1, H, W) for an image batch (N, 3, H, W) float32 tensor; runs image by image."""
         import torch
 
-        return torch.cat([self._run(image[i:i + 1]) for i in range(image.shape[0])])
+        return torch.cat([self._run(image[i : i + 1]) for i in range(image.shape[0])])
 
     def _run(self, image):
         import torch
@@ -194,8 +209,14 @@ class EmulatedProgram:
                     raise ValueError(f"conv {op.name}: pad_type {pad_type!r} is not emulated")
                 x = F.pad(get(op.x), (left, right, top, bottom))
                 bias = get(op.bias) if op.bias is not None else None
-                result = F.conv2d(x, get(op.weight), bias, stride=tuple(int(v) for v in op.strides.val),
-                                  dilation=tuple(int(v) for v in op.dilations.val), groups=int(op.groups.val))
+                result = F.conv2d(
+                    x,
+                    get(op.weight),
+                    bias,
+                    stride=tuple(int(v) for v in op.strides.val),
+                    dilation=tuple(int(v) for v in op.dilations.val),
+                    groups=int(op.groups.val),
+                )
             elif kind == "concat":
                 if op.interleave is not None and op.interleave.val:
                     raise ValueError(f"concat {op.name}: interleave is not emulated")
@@ -211,13 +232,15 @@ class EmulatedProgram:
             elif kind == "upsample_bilinear":
                 align_corners = bool(op.align_corners.val) if op.align_corners is not None else False
                 # MIL's default for half_pixel_centers is "not align_corners".
-                half_pixel = (bool(op.half_pixel_centers.val) if op.half_pixel_centers is not None
-                              else not align_corners)
+                half_pixel = bool(op.half_pixel_centers.val) if op.half_pixel_centers is not None else not align_corners
                 if align_corners or not half_pixel:
                     raise ValueError(f"upsample_bilinear {op.name}: only half-pixel centres are emulated")
-                result = F.interpolate(get(op.x), scale_factor=(float(op.scale_factor_height.val),
-                                                                float(op.scale_factor_width.val)),
-                                       mode="bilinear", align_corners=False)
+                result = F.interpolate(
+                    get(op.x),
+                    scale_factor=(float(op.scale_factor_height.val), float(op.scale_factor_width.val)),
+                    mode="bilinear",
+                    align_corners=False,
+                )
             else:
                 raise ValueError(f"{op.name}: MIL op {kind!r} is not emulated")
             values[op.outputs[0].name] = self._stored(op.outputs[0], result)
@@ -253,7 +276,9 @@ def package_sha256(path: str | Path) -> str:
         spec = Model_pb2.Model()
         spec.ParseFromString(model_file.read_bytes())
         spec.description.metadata.ClearField("userDefined")
-        digest.update(model_file.relative_to(path).as_posix().encode() + b"\0" + spec.SerializeToString(deterministic=True))
+        digest.update(
+            model_file.relative_to(path).as_posix().encode() + b"\0" + spec.SerializeToString(deterministic=True)
+        )
     for member in sorted(p for p in path.glob("Data/*/weights/**/*") if p.is_file()):
         digest.update(member.relative_to(path).as_posix().encode() + b"\0" + member.read_bytes())
     return digest.hexdigest()
@@ -277,16 +302,32 @@ def coreml_runner(path: str | Path, name: str = "reference-coreml-int8"):
         model = ct.models.MLModel(str(path))
 
         def predict(batch: np.ndarray) -> np.ndarray:
-            return np.concatenate([np.asarray(model.predict({emulated.input_name: image[None]})["alpha"])
-                                   for image in batch]).reshape(len(batch), emulated.height, emulated.width)
+            return np.concatenate(
+                [np.asarray(model.predict({emulated.input_name: image[None]})["alpha"]) for image in batch]
+            ).reshape(len(batch), emulated.height, emulated.width)
 
-        return Runner(name, emulated.width, emulated.height, f"Core ML (coremltools {ct.__version__})", None,
-                      digest, predict, "CoreML int8 weights")
+        return Runner(
+            name,
+            emulated.width,
+            emulated.height,
+            f"Core ML (coremltools {ct.__version__})",
+            None,
+            digest,
+            predict,
+            "CoreML int8 weights",
+        )
 
     def predict(batch: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             return emulated(torch.from_numpy(batch))[:, 0].numpy()
 
-    return Runner(name, emulated.width, emulated.height,
-                  f"pytorch {torch.__version__} (MIL emulation, float16 storage)", None,
-                  digest, predict, EMULATED)
+    return Runner(
+        name,
+        emulated.width,
+        emulated.height,
+        f"pytorch {torch.__version__} (MIL emulation, float16 storage)",
+        None,
+        digest,
+        predict,
+        EMULATED,
+    )

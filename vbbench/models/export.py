@@ -54,15 +54,27 @@ def fold_batch_norm(model):
             if not (isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)):
                 continue
             weight = conv.weight.detach().cpu().numpy().astype(np.float64)
-            bias = (conv.bias.detach().cpu().numpy().astype(np.float64) if conv.bias is not None
-                    else np.zeros(weight.shape[0]))
+            bias = (
+                conv.bias.detach().cpu().numpy().astype(np.float64)
+                if conv.bias is not None
+                else np.zeros(weight.shape[0])
+            )
             gamma = norm.weight.detach().cpu().numpy().astype(np.float64)
             beta = norm.bias.detach().cpu().numpy().astype(np.float64)
             mean = norm.running_mean.detach().cpu().numpy().astype(np.float64)
             variance = norm.running_var.detach().cpu().numpy().astype(np.float64)
             factor = gamma / np.sqrt(variance + norm.eps)
-            fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                              conv.dilation, conv.groups, bias=True, padding_mode=conv.padding_mode)
+            fused = nn.Conv2d(
+                conv.in_channels,
+                conv.out_channels,
+                conv.kernel_size,
+                conv.stride,
+                conv.padding,
+                conv.dilation,
+                conv.groups,
+                bias=True,
+                padding_mode=conv.padding_mode,
+            )
             with torch.no_grad():
                 fused.weight.copy_(torch.from_numpy((weight * factor[:, None, None, None]).astype(np.float32)))
                 fused.bias.copy_(torch.from_numpy((beta + (bias - mean) * factor).astype(np.float32)))
@@ -89,9 +101,16 @@ def export_onnx(model, path: str | Path, width: int, height: int) -> Path:
     buffer = io.BytesIO()
     example = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0))
     # The batch axis stays dynamic (predict runs batches); height and width are fixed.
-    torch.onnx.export(folded, (example,), buffer, opset_version=OPSET, input_names=["image"],
-                      output_names=["alpha"], dynamic_axes={"image": {0: "batch"}, "alpha": {0: "batch"}},
-                      dynamo=False)
+    torch.onnx.export(
+        folded,
+        (example,),
+        buffer,
+        opset_version=OPSET,
+        input_names=["image"],
+        output_names=["alpha"],
+        dynamic_axes={"image": {0: "batch"}, "alpha": {0: "batch"}},
+        dynamo=False,
+    )
     path = Path(path)
     atomic_write_bytes(path, buffer.getvalue())
     difference = max_abs_difference(model, path, width, height)

@@ -42,5 +42,8 @@ def matting_loss(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tens
     bce = F.binary_cross_entropy_with_logits(logits, target)
     gradient = sobel_l1_loss(alpha, target)
     total = l1 + bce + gradient
-    parts = {name: float(value.detach()) for name, value in (("l1", l1), ("bce", bce), ("gradient", gradient), ("total", total))}
+    parts = {
+        name: float(value.detach())
+        for name, value in (("l1", l1), ("bce", bce), ("gradient", gradient), ("total", total))
+    }
     return total, parts

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -86,13 +85,17 @@ def extract_models(wheel: str | Path, destination: str | Path) -> dict[str, Path
         members = set(archive.namelist())
         for name, entry in catalogue()["models"].items():
             if entry["member"] not in members:
-                raise ValueError(f"{wheel}: has no {entry['member']}; {catalogue()['package']} is the release "
-                                 "that ships the selfie segmentation models")
+                raise ValueError(
+                    f"{wheel}: has no {entry['member']}; {catalogue()['package']} is the release "
+                    "that ships the selfie segmentation models"
+                )
             data = archive.read(entry["member"])
             digest = _sha256(data)
             if digest != entry["sha256"]:
-                raise ValueError(f"{wheel}: {entry['member']} has sha256 {digest}, expected {entry['sha256']} "
-                                 f"(recorded in {MODELS_FILE.name}); the wheel is not the recorded release")
+                raise ValueError(
+                    f"{wheel}: {entry['member']} has sha256 {digest}, expected {entry['sha256']} "
+                    f"(recorded in {MODELS_FILE.name}); the wheel is not the recorded release"
+                )
             from vbbench.io import atomic_write_bytes
 
             path = destination / f"{name}.tflite"
@@ -123,13 +126,24 @@ def model_file(name: str, download: bool = True) -> Path:
     if not download:
         raise FileNotFoundError(f"{path}: not cached; run once with network access to PyPI")
     with tempfile.TemporaryDirectory(prefix="vbbench-mediapipe-") as scratch:
-        command = [sys.executable, "-m", "pip", "download", catalogue()["package"], "--no-deps",
-                   "--only-binary=:all:", "--dest", scratch, "--quiet"]
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            catalogue()["package"],
+            "--no-deps",
+            "--only-binary=:all:",
+            "--dest",
+            scratch,
+            "--quiet",
+        ]
         result = subprocess.run(command, capture_output=True, text=True)
         wheels = sorted(Path(scratch).glob("mediapipe-*.whl"))
         if result.returncode != 0 or not wheels:
-            raise RuntimeError(f"`{' '.join(command)}` failed (exit {result.returncode}): "
-                               f"{result.stderr.strip()[-500:]}")
+            raise RuntimeError(
+                f"`{' '.join(command)}` failed (exit {result.returncode}): {result.stderr.strip()[-500:]}"
+            )
         extract_models(wheels[0], cache_dir())
     return path
 
@@ -170,8 +184,9 @@ def mediapipe_input(image: np.ndarray, width: int, height: int) -> np.ndarray:
     targets = np.float32([[0, height], [0, 0], [width, 0], [width, height]])
     projection = cv2.getPerspectiveTransform(corners, targets)
     rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    warped = cv2.warpPerspective(rgb, projection, (width, height), flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    warped = cv2.warpPerspective(
+        rgb, projection, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
     return np.ascontiguousarray(warped.transpose(2, 0, 1), dtype=np.float32) / 255.0
 
 
@@ -192,8 +207,10 @@ def mediapipe_runner(name: str, threads: int = 2, path: str | Path | None = None
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
-        raise ModelError(f"{name}: MediaPipe selfie segmentation needs the TFLite runtime: pip install 'vbbench[mediapipe]' "
-                         "(ai-edge-litert==2.3.0; mediapipe itself is not installed)") from None
+        raise ModelError(
+            f"{name}: MediaPipe selfie segmentation needs the TFLite runtime: pip install 'vbbench[mediapipe]' "
+            "(ai-edge-litert==2.3.0; mediapipe itself is not installed)"
+        ) from None
     entry = catalogue()["models"][name]
     model_path = Path(path) if path is not None else model_file(name)
     digest = _sha256(model_path.read_bytes())
@@ -209,12 +226,21 @@ def mediapipe_runner(name: str, threads: int = 2, path: str | Path | None = None
         # The runner contract is RGB CHW in [0, 1]; the TFLite graph wants NHWC with batch 1.
         alphas = []
         for image in batch:
-            interpreter.set_tensor(source["index"], np.ascontiguousarray(image.transpose(1, 2, 0)[None],
-                                                                         dtype=np.float32))
+            interpreter.set_tensor(
+                source["index"], np.ascontiguousarray(image.transpose(1, 2, 0)[None], dtype=np.float32)
+            )
             interpreter.invoke()
             alphas.append(interpreter.get_tensor(target["index"]).reshape(height, width).copy())
         return np.clip(np.stack(alphas), 0.0, 1.0)
 
-    return Runner(name, width, height, "ai-edge-litert (TFLite)", None, digest, predict,
-                  f"Google MediaPipe selfie segmentation from {catalogue()['package']}, "
-                  "input resized as MediaPipe's graph does", to_input=mediapipe_input)
+    return Runner(
+        name,
+        width,
+        height,
+        "ai-edge-litert (TFLite)",
+        None,
+        digest,
+        predict,
+        f"Google MediaPipe selfie segmentation from {catalogue()['package']}, input resized as MediaPipe's graph does",
+        to_input=mediapipe_input,
+    )

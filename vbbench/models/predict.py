@@ -33,8 +33,9 @@ def _finished(path: Path) -> bool:
     return True
 
 
-def predict_folder(runner: Runner, images_dir: str | Path, out_dir: str | Path, batch: int = 8,
-                   threads: int = 2, progress: bool = True) -> dict:
+def predict_folder(
+    runner: Runner, images_dir: str | Path, out_dir: str | Path, batch: int = 8, threads: int = 2, progress: bool = True
+) -> dict:
     """Predict every image under ``images_dir`` into ``out_dir``.
 
     Parameters
@@ -74,10 +75,12 @@ def predict_folder(runner: Runner, images_dir: str | Path, out_dir: str | Path, 
         back = cv2.resize(alpha.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
         write_png(out_dir / f"{image_id}.png", np.round(np.clip(back, 0.0, 1.0) * 255.0).astype(np.uint8))
 
-    with ThreadPoolExecutor(threads) as pool, tqdm(total=len(todo), desc=f"predicting with {runner.name}",
-                                                   unit="image", disable=not progress) as bar:
+    with (
+        ThreadPoolExecutor(threads) as pool,
+        tqdm(total=len(todo), desc=f"predicting with {runner.name}", unit="image", disable=not progress) as bar,
+    ):
         for start in range(0, len(todo), batch):
-            chunk = todo[start:start + batch]
+            chunk = todo[start : start + batch]
             loaded = list(pool.map(load, chunk))
             alphas = runner.predict(np.stack([inputs for _, inputs in loaded]))
             list(pool.map(save, zip(chunk, loaded, alphas)))

@@ -53,8 +53,14 @@ def quantize_onnx(float_path: str | Path, out_path: str | Path, calibration: lis
         No calibration data.
     """
     import onnxruntime as ort
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          create_calibrator, quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        create_calibrator,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     if not calibration:
@@ -76,17 +82,29 @@ def quantize_onnx(float_path: str | Path, out_path: str | Path, calibration: lis
         quant_pre_process(str(float_path), str(prepared), skip_symbolic_shape=True)
         # Ranges first, to snap them to the grid; quantize_static then calibrates once more (it has
         # no way to take ranges alone), which the overrides make moot — 16 images, about a second.
-        calibrator = create_calibrator(str(prepared), augmented_model_path=str(Path(scratch) / "augmented.onnx"),
-                                       calibrate_method=CalibrationMethod.MinMax)
+        calibrator = create_calibrator(
+            str(prepared),
+            augmented_model_path=str(Path(scratch) / "augmented.onnx"),
+            calibrate_method=CalibrationMethod.MinMax,
+        )
         calibrator.collect_data(Reader())
         # ONNX Runtime wants numpy scalars; grid multiples are exact in float32.
-        overrides = {name: [dict(zip(("rmin", "rmax"), map(np.float32, outward_range(*data.range_value))))]
-                     for name, data in calibrator.compute_data().data.items()}
+        overrides = {
+            name: [dict(zip(("rmin", "rmax"), map(np.float32, outward_range(*data.range_value))))]
+            for name, data in calibrator.compute_data().data.items()
+        }
         del calibrator
-        quantize_static(str(prepared), str(quantized), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
-                        calibrate_method=CalibrationMethod.MinMax,
-                        extra_options={"TensorQuantOverrides": overrides})
+        quantize_static(
+            str(prepared),
+            str(quantized),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            activation_type=QuantType.QUInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+            extra_options={"TensorQuantOverrides": overrides},
+        )
         atomic_write_bytes(Path(out_path), quantized.read_bytes())
     return Path(out_path)
 

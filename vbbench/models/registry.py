@@ -13,9 +13,9 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -56,9 +56,15 @@ class Runner:
         return to_input(image, self.input_width, self.input_height)
 
     def metadata(self) -> dict:
-        return {"name": self.name, "input_size": f"{self.input_width}x{self.input_height}", "runtime": self.runtime,
-                "parameters": self.parameters, "macs": self.macs, "weights_sha256": self.weights_sha256,
-                "notes": self.notes}
+        return {
+            "name": self.name,
+            "input_size": f"{self.input_width}x{self.input_height}",
+            "runtime": self.runtime,
+            "parameters": self.parameters,
+            "macs": self.macs,
+            "weights_sha256": self.weights_sha256,
+            "notes": self.notes,
+        }
 
 
 def _sha256(path: Path) -> str:
@@ -97,8 +103,19 @@ def _torch_runner(width: int, height: int, threads: int) -> Runner:
         with torch.no_grad():
             return model(torch.from_numpy(batch))[:, 0].numpy()
 
-    return _counted(Runner("reference", width, height, f"pytorch {torch.__version__}", None, _sha256(WEIGHTS),
-                           predict, "trained on the synthetic sample set"), model)
+    return _counted(
+        Runner(
+            "reference",
+            width,
+            height,
+            f"pytorch {torch.__version__}",
+            None,
+            _sha256(WEIGHTS),
+            predict,
+            "trained on the synthetic sample set",
+        ),
+        model,
+    )
 
 
 def _onnx_runner(path: Path, name: str, threads: int, notes: str = "") -> Runner:
@@ -130,8 +147,15 @@ def _reference_onnx(width: int, height: int, threads: int) -> Runner:
 
     model = _reference_model()
     path = cached_onnx(model, width, height, _sha256(WEIGHTS))
-    return _counted(_onnx_runner(path, "reference-onnx", threads, notes="ONNX export of the reference weights "
-                                 "(trained on the synthetic sample set)"), model)
+    return _counted(
+        _onnx_runner(
+            path,
+            "reference-onnx",
+            threads,
+            notes="ONNX export of the reference weights (trained on the synthetic sample set)",
+        ),
+        model,
+    )
 
 
 def _reference_onnx_int8(width: int, height: int, threads: int) -> Runner:
@@ -143,9 +167,16 @@ def _reference_onnx_int8(width: int, height: int, threads: int) -> Runner:
     float_path = cached_onnx(model, width, height, _sha256(WEIGHTS))
     # Calibrated on the images the shipped weights were trained on (the sample pool, render seed 1).
     path = cached_onnx_int8(float_path, sample_set(16, seed=1).images, width, height)
-    return _counted(_onnx_runner(path, "reference-onnx-int8", threads,
-                                 notes="int8 static QDQ quantization (per-channel weights, min-max calibration on "
-                                 "16 sample training images) of the reference ONNX export"), model)
+    return _counted(
+        _onnx_runner(
+            path,
+            "reference-onnx-int8",
+            threads,
+            notes="int8 static QDQ quantization (per-channel weights, min-max calibration on "
+            "16 sample training images) of the reference ONNX export",
+        ),
+        model,
+    )
 
 
 def _reference_coreml_int8(width: int, height: int, threads: int) -> Runner:
@@ -200,5 +231,7 @@ def load_runner(name_or_path: str, input_size: tuple[int, int] = (256, 256), thr
         return _onnx_runner(path, path.stem, threads)
     close = difflib.get_close_matches(name_or_path, MODELS, n=3)
     hint = f"; did you mean {' or '.join(close)}?" if close else ""
-    raise ModelError(f"unknown model {name_or_path!r}{hint}. Registered: {', '.join(MODELS)}; "
-                     "or a path to an .onnx file or .mlpackage")
+    raise ModelError(
+        f"unknown model {name_or_path!r}{hint}. Registered: {', '.join(MODELS)}; "
+        "or a path to an .onnx file or .mlpackage"
+    )

@@ -22,10 +22,9 @@ import json
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -33,8 +32,20 @@ import numpy as np
 from vbbench.io import atomic_write_bytes, atomic_write_text, read_image, read_matte
 from vbbench.metrics import mad
 
-__all__ = ["TrainConfig", "TrainingSet", "Augmentation", "sample_set", "folder_set", "prepared_set", "training_data",
-           "draw_augmentation", "apply_augmentation", "augment", "resolve_device", "train"]
+__all__ = [
+    "TrainConfig",
+    "TrainingSet",
+    "Augmentation",
+    "sample_set",
+    "folder_set",
+    "prepared_set",
+    "training_data",
+    "draw_augmentation",
+    "apply_augmentation",
+    "augment",
+    "resolve_device",
+    "train",
+]
 
 #: Validation items taken from a prepared dataset's test split (evenly spaced in id order).
 VALIDATION_ITEMS = 16
@@ -124,16 +135,19 @@ def folder_set(images_dir: Path, alpha_dir: Path) -> TrainingSet:
     paired = sorted(set(images) & set(alphas))
     missing = sorted(set(alphas) - set(images))
     if missing:
-        raise ValueError(f"{images_dir}: {len(missing)} mattes in {alpha_dir} have no image "
-                         f"(first: {', '.join(missing[:3])})")
+        raise ValueError(
+            f"{images_dir}: {len(missing)} mattes in {alpha_dir} have no image (first: {', '.join(missing[:3])})"
+        )
     if not paired:
         raise ValueError(f"{images_dir} and {alpha_dir} share no image id")
-    return _decoded_pairs(f"folders({images_dir}, {alpha_dir})", [images[i] for i in paired],
-                          [alphas[i] for i in paired])
+    return _decoded_pairs(
+        f"folders({images_dir}, {alpha_dir})", [images[i] for i in paired], [alphas[i] for i in paired]
+    )
 
 
-def prepared_set(name: str, data_dir: str | os.PathLike | None = None, split: str = "train",
-                 limit: int | None = None) -> TrainingSet:
+def prepared_set(
+    name: str, data_dir: str | os.PathLike | None = None, split: str = "train", limit: int | None = None
+) -> TrainingSet:
     """One split of a dataset prepared by ``vbbench prepare``, decoded when used.
 
     Parameters
@@ -176,7 +190,9 @@ def prepared_set(name: str, data_dir: str | os.PathLike | None = None, split: st
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     root = dataset_root(card, data_dir)
     if root is None or not (data_dir / name / "verify" / "pairs.csv").is_file():
-        raise FileNotFoundError(f"{data_dir / name} is not prepared: run `vbbench prepare {name} --data-dir {data_dir}` first")
+        raise FileNotFoundError(
+            f"{data_dir / name} is not prepared: run `vbbench prepare {name} --data-dir {data_dir}` first"
+        )
     wanted = {row["id"] for row in read_split(card, data_dir) if row["split"] == split}
     pairs = [pair for pair in read_pairs(data_dir, name) if pair["id"] in wanted]
     if not pairs:
@@ -187,8 +203,14 @@ def prepared_set(name: str, data_dir: str | os.PathLike | None = None, split: st
     return _decoded_pairs(label, [root / pair["image"] for pair in pairs], [root / pair["matte"] for pair in pairs])
 
 
-def training_data(dataset: str, *, data_dir: str | os.PathLike | None = None, images: Path | None = None,
-                  alpha: Path | None = None, pool: int = 256) -> tuple[TrainingSet, TrainingSet]:
+def training_data(
+    dataset: str,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    images: Path | None = None,
+    alpha: Path | None = None,
+    pool: int = 256,
+) -> tuple[TrainingSet, TrainingSet]:
     """The training set and its validation set for ``vbbench train --dataset``.
 
     ``sample`` renders ``pool`` portraits (seed 1) and validates on 16 others (seed 2); a
@@ -211,8 +233,10 @@ def training_data(dataset: str, *, data_dir: str | os.PathLike | None = None, im
             raise ValueError("--dataset folders needs --images DIR and --alpha DIR")
         return folder_set(images, alpha), sample_set(VALIDATION_ITEMS, seed=2)
     try:
-        return (prepared_set(dataset, data_dir, "train"),
-                prepared_set(dataset, data_dir, "test", limit=VALIDATION_ITEMS))
+        return (
+            prepared_set(dataset, data_dir, "train"),
+            prepared_set(dataset, data_dir, "test", limit=VALIDATION_ITEMS),
+        )
     except (DatasetError, FileNotFoundError) as problem:
         message = str(problem)
         if isinstance(problem, DatasetError) and message.startswith("unknown dataset"):
@@ -220,8 +244,9 @@ def training_data(dataset: str, *, data_dir: str | os.PathLike | None = None, im
         raise ValueError(message) from None
 
 
-def _affine(width_in: int, height_in: int, width: int, height: int, scale: float, angle_deg: float,
-            offset: tuple[float, float]) -> np.ndarray:
+def _affine(
+    width_in: int, height_in: int, width: int, height: int, scale: float, angle_deg: float, offset: tuple[float, float]
+) -> np.ndarray:
     """Resize to the network input, scale and rotate about the centre, then shift (the crop)."""
     to_origin = np.array([[1, 0, -width_in / 2], [0, 1, -height_in / 2], [0, 0, 1]], float)
     resize = np.diag([width / width_in, height / height_in, 1.0])
@@ -248,7 +273,9 @@ def draw_augmentation(config: TrainConfig, rng: np.random.Generator) -> Augmenta
     ±``rotation_deg``; a crop offset within the slack the scale leaves; a flip with
     ``flip_probability`` — drawn in that order from ``rng``."""
     scale = rng.uniform(*config.scale_range)
-    angle = rng.uniform(-config.rotation_deg, config.rotation_deg) if rng.random() < config.rotation_probability else 0.0
+    angle = (
+        rng.uniform(-config.rotation_deg, config.rotation_deg) if rng.random() < config.rotation_probability else 0.0
+    )
     slack_x, slack_y = (scale - 1) * config.width / 2, (scale - 1) * config.height / 2
     offset = (rng.uniform(-slack_x, slack_x), rng.uniform(-slack_y, slack_y))
     return Augmentation(scale, angle, offset, bool(rng.random() < config.flip_probability))
@@ -257,8 +284,9 @@ def draw_augmentation(config: TrainConfig, rng: np.random.Generator) -> Augmenta
 def apply_augmentation(image: np.ndarray, alpha: np.ndarray, config: TrainConfig, choice: Augmentation):
     """One augmented (image, alpha) pair at the network input size: float32 RGB CHW in [0, 1] and
     float32 (1, H, W) alpha. Outside the source the alpha is 0 and the image repeats its border."""
-    matrix = _affine(image.shape[1], image.shape[0], config.width, config.height, choice.scale, choice.angle_deg,
-                     choice.offset)
+    matrix = _affine(
+        image.shape[1], image.shape[0], config.width, config.height, choice.scale, choice.angle_deg, choice.offset
+    )
     size = (config.width, config.height)
     warped = cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     matte = cv2.warpAffine(alpha, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
@@ -301,7 +329,9 @@ def resolve_device(device: str = "auto") -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: PyTorch sees no CUDA GPU here (torch {torch.__version__}); use cpu or auto")
+        raise ValueError(
+            f"--device {device}: PyTorch sees no CUDA GPU here (torch {torch.__version__}); use cpu or auto"
+        )
     return device
 
 
@@ -331,14 +361,31 @@ def _save_checkpoint(path: Path, model, optimiser, step: int, rng: np.random.Gen
     import torch
 
     buffer = io.BytesIO()
-    torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
-                "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "history": history}, buffer)
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "optimiser": optimiser.state_dict(),
+            "step": step,
+            "rng": rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "history": history,
+        },
+        buffer,
+    )
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def train(data: TrainingSet, validation: TrainingSet, config: TrainConfig, out_dir: Path,
-          progress: bool = True, on_step: Callable[[int, dict], None] | None = None,
-          initial_weights: Path | None = None, device: str = "auto", loader_threads: int | None = None) -> dict:
+def train(
+    data: TrainingSet,
+    validation: TrainingSet,
+    config: TrainConfig,
+    out_dir: Path,
+    progress: bool = True,
+    on_step: Callable[[int, dict], None] | None = None,
+    initial_weights: Path | None = None,
+    device: str = "auto",
+    loader_threads: int | None = None,
+) -> dict:
     """Train (or resume training) and write ``checkpoint.pt``, ``weights.pt`` and ``record.json``.
 
     ``initial_weights`` starts from pre-trained weights (the fine-tuning stage of the recipe).
@@ -352,13 +399,13 @@ def train(data: TrainingSet, validation: TrainingSet, config: TrainConfig, out_d
     dict
         The training record: config, steps, seconds, final losses and validation MAD.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     import torch
     from tqdm import tqdm
 
     from vbbench.models.loss import matting_loss
     from vbbench.models.unet import CompactUNet, UNetConfig, count_parameters
-
-    from concurrent.futures import ThreadPoolExecutor
 
     out_dir = Path(out_dir)
     device = resolve_device(device)
@@ -382,8 +429,10 @@ def train(data: TrainingSet, validation: TrainingSet, config: TrainConfig, out_d
     started = time.perf_counter()
     model.train()
     parts: dict = {}
-    with tqdm(total=config.steps, initial=step, desc=f"training on {data.name} ({device})", disable=not progress) as bar, \
-            ThreadPoolExecutor(loader_threads or os.cpu_count() or 1) as pool:
+    with (
+        tqdm(total=config.steps, initial=step, desc=f"training on {data.name} ({device})", disable=not progress) as bar,
+        ThreadPoolExecutor(loader_threads or os.cpu_count() or 1) as pool,
+    ):
         while step < config.steps:
             images, alphas = (torch.from_numpy(array).to(device) for array in _batch(data, config, rng, pool))
             loss, parts = matting_loss(model.logits(images), alphas)
@@ -405,10 +454,15 @@ def train(data: TrainingSet, validation: TrainingSet, config: TrainConfig, out_d
     weights = buffer.getvalue()
     atomic_write_bytes(out_dir / "weights.pt", weights)
     record = {
-        "data": data.name, "validation": validation.name, "config": asdict(config),
-        "parameters": count_parameters(model), "steps": step, "device": device,
+        "data": data.name,
+        "validation": validation.name,
+        "config": asdict(config),
+        "parameters": count_parameters(model),
+        "steps": step,
+        "device": device,
         "seconds_this_run": round(time.perf_counter() - started, 1),
-        "final": history[-1] if history else parts, "history": history,
+        "final": history[-1] if history else parts,
+        "history": history,
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
     }
     atomic_write_text(out_dir / "record.json", json.dumps(record, indent=1) + "\n")

@@ -46,8 +46,9 @@ class UNetConfig:
         return asdict(self)
 
 
-def _conv_bn(cin: int, cout: int, kernel: int = 1, stride: int = 1, groups: int = 1, dilation: int = 1,
-             activation: bool = True) -> nn.Sequential:
+def _conv_bn(
+    cin: int, cout: int, kernel: int = 1, stride: int = 1, groups: int = 1, dilation: int = 1, activation: bool = True
+) -> nn.Sequential:
     padding = dilation * (kernel // 2)
     layers: list[nn.Module] = [
         nn.Conv2d(cin, cout, kernel, stride, padding, dilation=dilation, groups=groups, bias=False),
@@ -64,9 +65,7 @@ class EncoderBlock(nn.Module):
 
     def __init__(self, cin: int, cout: int, dilations: tuple[int, ...]):
         super().__init__()
-        self.branches = nn.ModuleList(
-            _conv_bn(cin, cin, 3, stride=2, groups=cin, dilation=d) for d in dilations
-        )
+        self.branches = nn.ModuleList(_conv_bn(cin, cin, 3, stride=2, groups=cin, dilation=d) for d in dilations)
         self.project = _conv_bn(cin * len(dilations), cout, 1, activation=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -113,9 +112,7 @@ class CompactUNet(nn.Module):
     def logits(self, image: torch.Tensor) -> torch.Tensor:
         height, width = image.shape[-2:]
         if height % self.config.stride or width % self.config.stride:
-            raise ValueError(
-                f"input {width}×{height} (W×H): both sides must be multiples of {self.config.stride}"
-            )
+            raise ValueError(f"input {width}×{height} (W×H): both sides must be multiples of {self.config.stride}")
         skips = [self.stem(image)]
         for block in self.encoder:
             skips.append(block(skips[-1]))
