@@ -56,7 +56,7 @@ def fiftyone(env, code: str) -> dict:
 
 def expected_worst(demo_dir: Path, model: str) -> list[str]:
     table = pd.read_csv(demo_dir / "scores" / model / "per_image.csv")
-    whole = table[table.region == "whole"].sort_values("mad", ascending=False)
+    whole = table[table.region == "whole"].sort_values("mad [alpha]", ascending=False)
     return list(whole["image"])
 
 
@@ -232,7 +232,7 @@ def test_app_shows_the_worst_cases_in_order_in_chromium(demo):
             assert page.get_by_text("worst-mad-sim_holes").count() >= 1  # the saved view is the one shown
             browser.close()
         table = pd.read_csv(demo_dir / "scores" / "sim-holes" / "per_image.csv")
-        mads = dict(zip(table[table.region == "whole"]["image"], table[table.region == "whole"]["mad"]))
+        mads = dict(zip(table[table.region == "whole"]["image"], table[table.region == "whole"]["mad [alpha]"]))
         assert shown == [f"sim_holes_mad: {mads[image_id]!r}" for image_id in expected]
     finally:
         os.killpg(server.pid, signal.SIGTERM)

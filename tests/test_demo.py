@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from vbbench.cli import app
 from vbbench.sample import SIMULATED_MODELS
-from vbbench.score import load_summary
+from vbbench.summary import load_summary
+from vbbench.units import NOTATION
 
 
 def test_demo_scores_every_simulated_model_and_ranks_them(tmp_path):
@@ -21,11 +22,13 @@ def test_demo_scores_every_simulated_model_and_ranks_them(tmp_path):
         summary = load_summary(out / "scores" / model / "summary.json")
         table = pd.read_csv(out / "scores" / model / "per_image.csv")
         assert sorted(table["image"].unique()) == ["sample_0000", "sample_0001", "sample_0002"]
-        assert summary["scores"]["whole"]["mad"]["mean"] == table[table.region == "whole"]["mad"].mean()
+        assert summary["scores"]["whole"]["mad"]["mean"] == table[table.region == "whole"]["mad [alpha]"].mean()
         means[model] = summary["scores"]["whole"]["mad"]["mean"]
     # the table lists models best first by MAD, in both regions
     whole = result.output.split("region: whole")[1].split("region: unknown")[0]
-    listed = [line.split()[0] for line in whole.strip().splitlines()[2:]]
+    lines = whole.strip().splitlines()
+    assert lines[-1] == NOTATION  # the one sentence that says how to read the scaled numbers
+    listed = [line.split()[0] for line in lines[2:-1]]
     assert listed == sorted(means, key=means.get)
     assert listed[0] == "sim-good"
     assert "region: unknown" in result.output

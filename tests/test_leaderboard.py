@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import runpy
 import shutil
 from pathlib import Path
 
@@ -37,7 +38,8 @@ def test_committed_sample_results_reproduce_from_a_fresh_scoring_run(tmp_path, m
     pytest.importorskip("onnxruntime", reason="the board's baselines need the model extra")
     monkeypatch.setenv("VBBENCH_HOME", str(tmp_path / "home"))  # a fresh ONNX export, not a cached one
     reference = committed_result()
-    boards.sample_results(tmp_path, reference["date"], workers=2)
+    sample_results = runpy.run_path(str(REPO / "scripts" / "make_sample_results.py"))["sample_results"]
+    sample_results(tmp_path, reference["date"], workers=2)
     for path in sorted((COMMITTED / "results" / "sample" / "generated").glob("*.json")):
         fresh = json.loads((tmp_path / "sample" / "generated" / path.name).read_text())
         old = json.loads(path.read_text())
@@ -73,7 +75,7 @@ def test_build_is_deterministic_and_sorted_by_mad(tmp_path):
     ]
     assert models == sorted(mads, key=lambda name: (mads[name], name))
     assert {"reference", "reference-onnx"} <= set(models)  # the shipped baselines are on the board
-    assert "| MAD (×1e-3) |" in table and "| SAD (÷1000) |" in table
+    assert "| MAD (×10⁻³) |" in table and "| SAD (×10³) |" in table
     good = committed_result()["summary"]["scores"]["whole"]["mad"]
     assert f"{good['mean'] * 1e3:.3f} [{good['ci95'][0] * 1e3:.3f}, {good['ci95'][1] * 1e3:.3f}]" in table
 
@@ -232,7 +234,7 @@ def test_shen_set_also_gets_the_seed_papers_table1_units(tmp_path):
     write_result(document, tmp_path)
     readme = boards.render(tmp_path)["README.md"]
     table = readme.split("## shen2016 / original: the seed paper's Table 1 units")[1].split("## ")[0]
-    assert "| model | MAD (×1e-2) | Gradient (×1e-3) |" in table
+    assert "| model | MAD (×10⁻²) | Gradient (×10⁻³) |" in table
     mad = document["summary"]["scores"]["whole"]["mad"]
     low, high = (value * 100 for value in mad["ci95"])
     assert f"| sim-good | {mad['mean'] * 100:.3f} [{low:.3f}, {high:.3f}] |" in table

@@ -50,10 +50,18 @@ def test_conformance_cases_match_reference_values(conformance_cases):
     assert checked == 63
 
 
-def test_display_keys_match_the_conformance_naming(conformance_cases):
+def test_display_scales_match_the_conformance_units(conformance_cases):
+    # expected.json names a displayed value by its multiplier (mad_x1e3 = 1e3 · MAD); vbbench names it
+    # by the unit the number is counted in (mad_in_1e-3: 12.3 stands for 0.0123), the papers' way.
     keys = set(conformance_cases["cases"][1]["whole"])
-    ours = {METRICS[_conformance_key(key)].display_key for key in keys}
-    assert ours == {key.replace("_replicate", "") for key in keys}
+    for key in keys:
+        name, multiplier = _conformance_key(key), float(key.split("_x")[1].split("_")[0])
+        assert METRICS[name].display_scale == multiplier, key
+        exponent = -round(math.log10(multiplier))
+        assert METRICS[name].display_key == f"{name}_in_1e{exponent}", key
+        assert METRICS[name].header.endswith(
+            f"(×10{str(exponent).translate(str.maketrans('-0123456789', '⁻⁰¹²³⁴⁵⁶⁷⁸⁹'))})"
+        )
 
 
 # ---- values worked out by hand --------------------------------------------------------------
@@ -304,7 +312,7 @@ def test_bad_inputs_name_the_problem():
         metrics.sad(np.full((2, 2), np.nan), np.zeros((2, 2)))
     with pytest.raises(TypeError, match="region must be a boolean mask"):
         metrics.sad(np.zeros((2, 2)), np.zeros((2, 2)), np.ones((2, 2), np.uint8))
-    with pytest.raises(KeyError, match="unknown metric"):
+    with pytest.raises(ValueError, match="unknown metric 'sadd'; did you mean 'sad'"):
         evaluate(np.zeros((2, 2)), np.zeros((2, 2)), metrics=["sadd"])
     with pytest.raises(ValueError, match="gauss_grad needs images larger than 8"):
         metrics.gauss_grad(np.zeros((8, 20)), np.zeros((8, 20)))
@@ -315,8 +323,11 @@ def test_registry_documents_every_metric():
         assert spec.reduction in ("sum", "mean")
         assert spec.raw_unit and spec.border and spec.reference and spec.definition
         assert math.isclose(spec.display_scale, 1e3) or math.isclose(spec.display_scale, 1e-3)
-    assert METRICS["sad"].display_key == "sad_x1e-3"
-    assert METRICS["mse"].display_key == "mse_x1e3"
+        assert spec.label and not spec.higher_is_better
+        assert spec.raw_column == f"{spec.name} [{spec.unit_symbol}]"
+    assert METRICS["sad"].display_key == "sad_in_1e3" and METRICS["sad"].header == "SAD (×10³)"
+    assert METRICS["mse"].display_key == "mse_in_1e-3" and METRICS["mse"].header == "MSE (×10⁻³)"
+    assert [spec.name for spec in METRICS.values() if spec.valid_margin_px] == ["gauss_grad"]
 
 
 # ---- other implementations' conventions ---------------------------------------------------------

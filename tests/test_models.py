@@ -14,7 +14,9 @@ pytestmark = pytest.mark.model
 from vbbench.cli import app  # noqa: E402
 from vbbench.metrics import sobel_l1  # noqa: E402
 from vbbench.models import registry  # noqa: E402
+from vbbench.models import weights as reference  # noqa: E402
 from vbbench.models.loss import matting_loss, sobel_l1_loss  # noqa: E402
+from vbbench.models.runner import file_sha256  # noqa: E402
 from vbbench.models.train import TrainConfig, sample_set, train  # noqa: E402
 from vbbench.models.unet import CompactUNet, UNetConfig, count_macs, count_parameters  # noqa: E402
 
@@ -81,24 +83,24 @@ def test_training_resumes_exactly(tmp_path):
 
 
 def test_shipped_weights_and_their_training_record():
-    record = json.loads(registry.RECORD.read_text())
-    assert record["weights_sha256"] == registry._sha256(registry.WEIGHTS)
+    record = json.loads(reference.RECORD.read_text())
+    assert record["weights_sha256"] == file_sha256(reference.WEIGHTS)
     assert "synthetic" in record["note"]
     assert record["final"]["validation_mad"] < 0.15  # a tiny CPU budget: it learns, it is no good model
 
 
 def test_registry_suggests_names_and_explains_missing_baselines(tmp_path):
-    with pytest.raises(registry.ModelError, match="unknown model 'referense'; did you mean reference"):
+    with pytest.raises(registry.ModelError, match="unknown model 'referense'; did you mean 'reference'"):
         registry.load_runner("referense")
     with pytest.raises(
-        registry.ModelError, match="unknown model 'mediapipe-landscap'; did you mean mediapipe-landscape"
+        registry.ModelError, match="unknown model 'mediapipe-landscap'; did you mean 'mediapipe-landscape'"
     ):
         registry.load_runner("mediapipe-landscap")
     with pytest.raises(registry.ModelError) as nothing_close:
         registry.load_runner("xyz")
     assert str(nothing_close.value) == (
-        "unknown model 'xyz'. Registered: reference, reference-onnx, reference-onnx-int8, reference-coreml-int8, "
-        "mediapipe-general, mediapipe-landscape; or a path to an .onnx file or .mlpackage"
+        "unknown model 'xyz' (known: reference, reference-onnx, reference-onnx-int8, reference-coreml-int8, "
+        "mediapipe-general, mediapipe-landscape); or a path to an .onnx file or .mlpackage"
     )
     with pytest.raises(registry.ModelError, match="mine.onnx: no such ONNX file"):
         registry.load_runner(str(tmp_path / "mine.onnx"))
@@ -115,7 +117,7 @@ def test_registry_suggests_names_and_explains_missing_baselines(tmp_path):
 def test_onnx_export_matches_pytorch(tmp_path):
     from vbbench.models.export import export_onnx, max_abs_difference
 
-    model = registry._reference_model()
+    model = reference.reference_model()
     path = export_onnx(model, tmp_path / "m.onnx", 256, 144)
     assert max_abs_difference(model, path, 256, 144) < 1e-4
     onnx_runner = registry.load_runner(str(path))
@@ -147,14 +149,14 @@ def test_fold_batch_norm_by_hand_and_the_export_keeps_its_bits(tmp_path):
     assert torch.allclose(folded(x), model.eval()(x))
 
     # The shipped model's export carries exactly the float64-folded weights, bit for bit.
-    reference = registry._reference_model()
-    path = export_onnx(reference, tmp_path / "m.onnx", 256, 144)
+    shipped = reference.reference_model()
+    path = export_onnx(shipped, tmp_path / "m.onnx", 256, 144)
     exported = sorted(
         numpy_helper.to_array(t).tobytes() for t in onnx.load(str(path)).graph.initializer if len(t.dims) == 4
     )
     expected = sorted(
         m.weight.detach().numpy().tobytes()
-        for m in fold_batch_norm(reference).modules()
+        for m in fold_batch_norm(shipped).modules()
         if isinstance(m, torch.nn.Conv2d)
     )
     assert exported == expected
@@ -165,7 +167,7 @@ def test_export_command_reports_size_cost_and_agreement(tmp_path, monkeypatch):
     out = tmp_path / "reference.onnx"
     result = runner.invoke(app, ["export", "--to", "onnx", "--input", "256x144", "--out", str(out), "--int8"])
     assert result.exit_code == 0, result.output
-    model = registry._reference_model()
+    model = reference.reference_model()
     assert (
         f"wrote {out} (opset 17, input 256x144, {count_parameters(model):,} parameters, "
         f"{count_macs(model, 256, 144) / 1e6:.1f} M MACs per frame); max |ONNX Runtime - PyTorch| = "
@@ -373,9 +375,8 @@ def test_train_names_an_unknown_or_unprepared_dataset(small_cards, tmp_path):
         ],
     )
     assert missing.exit_code == 1
-    assert (
-        f"{tmp_path / 'aisegment'} is not prepared: run `vbbench prepare aisegment --data-dir {tmp_path}` first"
-        in missing.output
+    assert f"aisegment is not prepared in {tmp_path}: run `vbbench prepare aisegment --data-dir {tmp_path}`" in (
+        missing.output
     )
     assert not (tmp_path / "run").exists()  # refused before the first stage trained
 
@@ -402,7 +403,11 @@ def test_predict_every_variant_of_a_prepared_set_at_ground_truth_size(small_card
     from _archives import shen_entries
 
     from vbbench.io import read_matte
-    from vbbench.variants import VARIANTS, variant_paths
+    from vbbench.prepared import PreparedDataset
+    from vbbench.variants import VARIANTS, prepared_files
+
+    def variant_paths(dataset, variant, data_dir):
+        return prepared_files(PreparedDataset(dataset, data_dir), variant)
 
     shen, data = tmp_path / "shen", tmp_path / "data"
     for name, content in shen_entries(train=6, test=3, wrap="").items():

@@ -85,7 +85,8 @@ def test_a_folder_that_is_not_a_package_is_refused(tmp_path):
 
 
 def test_registered_coreml_baseline_follows_the_shipped_weights(tmp_path, monkeypatch):
-    from vbbench.models.train import sample_set, to_input
+    from vbbench.models.runner import to_input
+    from vbbench.models.train import sample_set
 
     monkeypatch.setenv("VBBENCH_HOME", str(tmp_path))
     coreml = load_runner("reference-coreml-int8", (256, 144))

@@ -102,7 +102,7 @@ def test_landscape_model_segments_the_sample_portraits(model_files):
     import cv2
 
     from vbbench.models.registry import load_runner
-    from vbbench.models.train import to_input
+    from vbbench.models.runner import to_input
     from vbbench.sample import render_portrait
 
     runner = load_runner("mediapipe-landscape")
@@ -147,7 +147,7 @@ def test_masks_match_mediapipes_own_runtime(model_files, name):
     """tests/data/mediapipe holds masks made by mediapipe 0.10.21 itself (scripts/mediapipe_reference.py)
     on portraits (600×800) and call frames (640×360). vbbench's runner agrees to within 2e-4 (the
     16-bit coding of the reference is 8e-6); with plain area resizing it would not."""
-    from vbbench.models.train import to_input
+    from vbbench.models.runner import to_input
 
     record = json.loads((REFERENCE / "reference.json").read_text())
     assert record["mediapipe"] == "0.10.21"

@@ -13,7 +13,8 @@ from _archives import LocalServer, aisegment_entries, png, portrait, shen_entrie
 from typer.testing import CliRunner
 
 from vbbench.cli import app
-from vbbench.sources import MANUAL_EXIT_CODE, datasets_dir
+from vbbench.errors import MANUAL_EXIT_CODE
+from vbbench.paths import datasets_dir
 from vbbench.variants import VARIANTS
 
 runner = CliRunner()
@@ -33,9 +34,9 @@ def prepared_sample(tmp_path_factory):
 
 def test_prepare_sample_end_to_end(prepared_sample):
     data, output = prepared_sample
-    assert "sample: train 36 / test 4 items (test 10.0 %" in output
+    assert "sample: train 30 / test 10 items (test 25.0 %" in output
     assert (
-        "sample   40     0        0        36     4     10.0    original, rot90cw, rot90ccw, rot30, call16x9" in output
+        "sample   40     0        0        30     10    25.0    original, rot90cw, rot90ccw, rot30, call16x9" in output
     )
     test_ids = [
         row["id"] for row in csv.DictReader(open(datasets_dir() / "sample" / "split.csv")) if row["split"] == "test"
@@ -80,7 +81,13 @@ def test_score_a_prepared_variant(prepared_sample, tmp_path, variant):
     assert summary["dataset"] == {"name": "sample", "variant": variant, "revision": "3", "split_sha256": split_hash}
     with open(tmp_path / "scores" / "per_image.csv") as stream:
         per_image = list(csv.DictReader(stream))
-    assert len(per_image) == 4
+    test_ids = {
+        row["id"] for row in csv.DictReader(open(datasets_dir() / "sample" / "split.csv")) if row["split"] == "test"
+    }
+    # every test item, over every pixel and (the variant carries trimaps) over the unknown band
+    assert sorted((row["image"], row["region"]) for row in per_image) == sorted(
+        (item, region) for item in test_ids for region in ("whole", "unknown")
+    )
     for row in per_image:
         for metric in ("mad", "mse", "sad", "grad", "conn"):
             if metric in row:

@@ -17,10 +17,17 @@ from typer.testing import CliRunner
 
 from vbbench import score as scoring
 from vbbench.cli import app
+from vbbench.errors import ScoreError
 from vbbench.io import read_matte, write_png
 from vbbench.metrics import METRICS, evaluate
+from vbbench.summary import bootstrap_ci, load_summary
 
 runner = CliRunner()
+
+
+def read_table(path):
+    """per_image.csv as a DataFrame keyed by metric names (vbbench's reader, unit headers checked)."""
+    return pd.DataFrame(scoring.read_per_image(path))
 
 
 def make_set(root: Path, count: int = 4, shape=(60, 48), seed: int = 0, trimaps: bool = False):
@@ -57,8 +64,10 @@ def test_score_writes_csv_and_summary_with_exact_values(tmp_path):
         1,
     )
     assert result.exit_code == 0, result.output
-    table = pd.read_csv(tmp_path / "out" / "per_image.csv")
-    assert list(table.columns) == ["image", "region", *METRICS]
+    header = pd.read_csv(tmp_path / "out" / "per_image.csv").columns
+    assert list(header) == ["image", "region", *(f"{name} [{METRICS[name].unit_symbol}]" for name in METRICS)]
+    assert list(header)[2:5] == ["mad [alpha]", "mse [alpha²]", "sad [alpha·px]"]
+    table = read_table(tmp_path / "out" / "per_image.csv")
     assert len(table) == 2 * len(pairs)
     for _, row in table.iterrows():
         pred, gt = pairs[row["image"]]
@@ -67,7 +76,7 @@ def test_score_writes_csv_and_summary_with_exact_values(tmp_path):
         reference = naive.all_metrics(pred, gt, 255, region)
         for name in METRICS:
             assert row[name] == pytest.approx(reference[name], rel=1e-9, abs=1e-12)
-    summary = scoring.load_summary(tmp_path / "out" / "summary.json")
+    summary = load_summary(tmp_path / "out" / "summary.json")
     assert summary["schema"] == "vbbench-score/1"
     assert summary["counts"]["scored"] == 4
     assert set(summary["scores"]) == {"whole", "unknown"}
@@ -161,7 +170,7 @@ def test_empty_folders_and_bad_options(tmp_path):
     assert result.exit_code == 1
     make_set(tmp_path)
     result = run(tmp_path / "pred", "--gt", tmp_path / "gt", "--metrics", "mad,sadd")
-    assert result.exit_code == 1 and "unknown metric(s) sadd" in result.output
+    assert result.exit_code == 1 and "unknown metric 'sadd'; did you mean 'sad'?" in result.output
     result = run(tmp_path / "pred")
     assert result.exit_code == 1 and "give exactly one of --gt GT_DIR or --dataset NAME" in result.output
 
@@ -201,7 +210,7 @@ def test_metric_subset_error_maps_and_no_partial_files(tmp_path):
         1,
     )
     assert result.exit_code == 0, result.output
-    assert list(pd.read_csv(out / "per_image.csv").columns) == ["image", "region", "conn", "mad"]
+    assert list(pd.read_csv(out / "per_image.csv").columns) == ["image", "region", "conn [alpha·px]", "mad [alpha]"]
     pred, gt = pairs["sub/01"]
     error_map = read_matte(out / "error_maps" / "sub" / "01.png")
     assert np.array_equal(error_map, np.abs(pred.astype(int) - gt.astype(int)).astype(np.uint8))
@@ -231,8 +240,8 @@ def test_dask_cluster_gives_the_same_numbers(tmp_path):
 def test_bootstrap_interval_is_reproducible_and_sane():
     rng = np.random.default_rng(0)
     values = rng.normal(5.0, 1.0, 400)
-    low, high = scoring.bootstrap_ci(values)
-    assert (low, high) == scoring.bootstrap_ci(values)
+    low, high = bootstrap_ci(values)
+    assert (low, high) == bootstrap_ci(values)
     standard_error = values.std(ddof=1) / np.sqrt(values.size)
     # percentile bootstrap of a normal mean ≈ mean ± 1.96·SE
     assert low == pytest.approx(values.mean() - 1.96 * standard_error, abs=0.25 * standard_error)
@@ -246,13 +255,11 @@ def test_load_summary_names_the_bad_field(tmp_path):
     summary = json.loads(path.read_text())
     summary["scores"]["whole"]["conn"]["mean"] = "low"
     path.write_text(json.dumps(summary))
-    with pytest.raises(
-        scoring.ScoreError, match=r"summary.json: field 'scores.whole.conn.mean' must be a finite number"
-    ):
-        scoring.load_summary(path)
+    with pytest.raises(ScoreError, match=r"summary.json: field 'scores.whole.conn.mean' must be a finite number"):
+        load_summary(path)
     path.write_text(json.dumps({"schema": "other/9"}))
-    with pytest.raises(scoring.ScoreError, match="field 'schema' must be 'vbbench-score/1', found 'other/9'"):
-        scoring.load_summary(path)
+    with pytest.raises(ScoreError, match="field 'schema' must be 'vbbench-score/1', found 'other/9'"):
+        load_summary(path)
 
 
 def test_help_and_score_do_not_import_heavy_libraries(tmp_path):
@@ -287,10 +294,10 @@ def test_conventions_are_applied_and_recorded(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "NOT the reference definitions: conn_thresholds=float64, conn_ties=row-major" in result.output
-    summary = scoring.load_summary(out / "summary.json")
+    summary = load_summary(out / "summary.json")
     assert summary["reference_conventions"] is False
     assert summary["conventions"]["conn_ties"] == "row-major"
-    table = pd.read_csv(out / "per_image.csv").set_index("image")
+    table = read_table(out / "per_image.csv").set_index("image")
     pred, gt = pairs["00"]
     assert table.loc["00", "conn"] == pytest.approx(naive.conn(pred, gt, 255, thresholds="float64", ties="row-major"))
     bad = run(tmp_path / "pred", "--gt", tmp_path / "gt", "--convention", "conn_ties=diagonal")
@@ -315,7 +322,7 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
         scoring.score_directories(tmp_path / "pred", tmp_path / "gt", workers=1, progress=False, checkpoint=checkpoint)
     assert len(checkpoint.read_text().splitlines()) == 1 + 3
     with checkpoint.open("a") as stream:
-        stream.write('{"image": "sub/01", "sta')  # a line cut off by the interruption
+        stream.write('{"key": "sub/01", "sta')  # a line cut off by the interruption
     # one finished prediction changes after the interruption: it must be scored again
     changed = tmp_path / "pred" / "00.png"
     write_png(changed, np.zeros((60, 48), np.uint8))
@@ -332,6 +339,8 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
     )
     # pairs run in id order: 00, 02, 04 finished before the interruption; 00 changed since
     assert sorted(scored) == ["00", "sub/01", "sub/03"]
+    assert checkpoint.exists()  # kept until every output is written
+    scoring.write_outputs(resumed, tmp_path / "out")
     assert not checkpoint.exists()
     expected = scoring.score_directories(tmp_path / "pred", tmp_path / "gt", workers=1, progress=False)
     pd.testing.assert_frame_equal(resumed.per_image, expected.per_image, check_exact=True)
@@ -347,7 +356,7 @@ def test_an_image_too_small_for_a_metric_names_the_file_and_the_way_out(tmp_path
     assert "leave that metric out with --metrics" in result.output
     ok = run(tmp_path / "pred", "--gt", tmp_path / "gt", "--workers", 1, "--metrics", "mad,sad,grad,conn")
     assert ok.exit_code == 0, ok.output
-    table = pd.read_csv(tmp_path / "pred-scores" / "per_image.csv")
+    table = read_table(tmp_path / "pred-scores" / "per_image.csv")
     assert table.loc[0, "sad"] == pytest.approx(42 * 55 / 255)
 
 
@@ -356,4 +365,5 @@ def test_metrics_command_lists_every_metric_with_its_unit():
     assert result.exit_code == 0
     for spec in METRICS.values():
         assert f"{spec.name}: {spec.title}" in result.output
-    assert "tables show raw×1e-3 (sad_x1e-3)" in result.output
+    assert "tables show SAD (×10³) (key sad_in_1e3)" in result.output
+    assert result.output.rstrip().endswith("12.3 stands for 0.0123.")

@@ -9,28 +9,19 @@ import zipfile
 import pytest
 from _archives import LocalServer, shen_entries, zip_bytes
 
-from vbbench import sources
-from vbbench.sources import (
-    ArchiveError,
-    ChecksumError,
-    DatasetError,
-    DownloadError,
-    ManualDownloadRequired,
-    acquire,
-    download,
-    get_dataset,
-    list_datasets,
-    load_card,
-    safe_extract,
-)
+from vbbench import download as downloading
+from vbbench.cards import SplitSpec, get_dataset, list_datasets, load_card
+from vbbench.download import acquire, download, safe_extract
+from vbbench.errors import ArchiveError, ChecksumError, DatasetError, DownloadError, ManualDownloadRequired
 
 
 def test_registry_lists_the_three_cards_with_their_facts():
     assert list_datasets() == ["aisegment", "sample", "shen2016"]
     shen, ais = get_dataset("shen2016"), get_dataset("aisegment")
     assert (shen.expected_pairs, shen.expected_width_px, shen.expected_height_px) == (2000, 600, 800)
-    assert shen.split == {"rule": "folders", "train_folder": "training", "test_folder": "testing"}
-    assert ais.expected_pairs == 34425 and ais.split["test_fraction"] == 0.15
+    assert shen.split == SplitSpec("folders", train_folder="training", test_folder="testing")
+    assert ais.expected_pairs == 34425 and ais.split.test_fraction == 0.15
+    assert ais.layout.matte_channel == "alpha" and ais.layout.duplicate_tree == "matting_human_half"
     assert "ECCV" in shen.citation and "research-only" in shen.licence
     # no public URL or checksum is known for the real sets: the cards say so with nulls
     assert (shen.url, shen.sha256, ais.url, ais.sha256) == (None, None, None, None)
@@ -174,14 +165,5 @@ def test_acquire_downloads_from_the_environment_url_into_the_cache(tmp_path, mon
         root = acquire(get_dataset("shen2016"), tmp_path / "raw", progress=False)
     assert root == tmp_path / "raw" / "PortraitMatting"
     assert (tmp_path / "home" / "archives" / "shen2016.zip").read_bytes() == data
-    assert sources.cached_archive(get_dataset("shen2016")) == tmp_path / "home" / "archives" / "shen2016.zip"
+    assert downloading.cached_archive(get_dataset("shen2016")) == tmp_path / "home" / "archives" / "shen2016.zip"
     assert zipfile.is_zipfile(tmp_path / "home" / "archives" / "shen2016.zip")
-
-
-@pytest.mark.parametrize("module", ["sources", "verify", "split", "variants"])
-def test_docstring_examples_of_the_curation_modules(module):
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(f"vbbench.{module}"), optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0

@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 from _archives import HEIGHT_PX, ORPHAN_MATTE, WIDTH_PX, aisegment_entries, png, portrait, shen_entries
 
-from vbbench.sources import get_dataset
-from vbbench.verify import DriftError, VerifyError, find_pairs, lock_is_current, verify_dataset
+from vbbench.cards import get_dataset
+from vbbench.errors import DriftError, VerifyError
+from vbbench.layout import find_pairs
+from vbbench.prepared import PreparedDataset
+from vbbench.verify import lock_is_current, verify_dataset
 
 
 def write_tree(root, entries):
@@ -41,7 +44,7 @@ def ais_card(pairs):
 
 def test_shen_pairs_keep_the_folder_in_the_id(tmp_path):
     root = write_tree(tmp_path / "raw", shen_entries(train=3, test=2, wrap=""))
-    report = verify_dataset(shen_card(5), root, tmp_path / "data", progress=False)
+    report = verify_dataset(PreparedDataset(shen_card(5), tmp_path / "data"), root, progress=False)
     assert (report.pairs, report.usable, report.errors) == (5, 5, 0)
     pairs = rows(report.pairs_path)
     assert [p["id"] for p in pairs] == [
@@ -63,7 +66,7 @@ def test_shen_pairs_keep_the_folder_in_the_id(tmp_path):
 
 def test_aisegment_defects_are_reported_not_fatal(tmp_path):
     root = write_tree(tmp_path / "raw", aisegment_entries(wrap="", half=True))
-    report = verify_dataset(ais_card(14), root, tmp_path / "data", progress=False, workers=2)
+    report = verify_dataset(PreparedDataset(ais_card(14), tmp_path / "data"), root, progress=False, workers=2)
     defects = rows(report.defects_path)
     kinds = {(d["severity"], d["kind"]): d for d in defects}
     assert set(kinds) == {("ignored", "macos_fork"), ("error", "matte_without_image"), ("ignored", "duplicate_tree")}
@@ -77,7 +80,7 @@ def test_aisegment_defects_are_reported_not_fatal(tmp_path):
     # the duplicate tree is neither paired nor locked
     assert not any("matting_human_half" in row["path"] for row in rows(report.lock_path))
     with pytest.raises(VerifyError, match=r"aisegment: 1 defects with --strict \(1 matte_without_image\)"):
-        verify_dataset(ais_card(14), root, tmp_path / "data2", strict=True, progress=False)
+        verify_dataset(PreparedDataset(ais_card(14), tmp_path / "data2"), root, strict=True, progress=False)
 
 
 def test_corrupt_constant_mislabelled_and_duplicate_files_are_excluded_and_listed(tmp_path):
@@ -88,7 +91,7 @@ def test_corrupt_constant_mislabelled_and_duplicate_files_are_excluded_and_liste
     entries["training/00003.png"], entries["training/00003_matte.png"] = png(image), png(alpha)  # wrong size
     entries["training/00005.png"] = entries["training/00004.png"]  # duplicate image
     root = write_tree(tmp_path / "raw", entries)
-    report = verify_dataset(shen_card(6), root, tmp_path / "data", progress=False)
+    report = verify_dataset(PreparedDataset(shen_card(6), tmp_path / "data"), root, progress=False)
     found = {(d["kind"], d["id"]): d["detail"] for d in rows(report.defects_path)}
     assert found == {
         ("corrupt", "training/00001"): "truncated PNG (no IEND chunk); excluded",
@@ -108,17 +111,17 @@ def test_rgba_required_for_aisegment_mattes(tmp_path):
     name = "matting/1803201916/matting_00000000/1803201916-00000000.png"
     entries[name] = png(portrait(0)[1])  # grayscale, no alpha channel
     root = write_tree(tmp_path / "raw", entries)
-    report = verify_dataset(ais_card(1), root, tmp_path / "data", progress=False)
+    report = verify_dataset(PreparedDataset(ais_card(1), tmp_path / "data"), root, progress=False)
     assert [(d["kind"], d["path"]) for d in rows(report.defects_path)] == [("bad_matte", name)]
 
 
 def test_a_later_verify_detects_drift_and_names_the_files(tmp_path):
     root = write_tree(tmp_path / "raw", shen_entries(train=3, test=1, wrap=""))
     card, data = shen_card(4), tmp_path / "data"
-    first = verify_dataset(card, root, data, progress=False)
+    first = verify_dataset(PreparedDataset(card, data), root, progress=False)
     assert first.locked
-    again = verify_dataset(card, root, data, progress=False)
-    assert not again.locked and lock_is_current(card, root, data)
+    again = verify_dataset(PreparedDataset(card, data), root, progress=False)
+    assert not again.locked and lock_is_current(PreparedDataset(card, data), root)
     lock_before = first.lock_path.read_bytes()
 
     image = cv2.imread(str(root / "training/00002.png"))
@@ -127,12 +130,12 @@ def test_a_later_verify_detects_drift_and_names_the_files(tmp_path):
     (root / "testing/00001_matte.png").unlink()
     (root / "training/00009.png").write_bytes(png(portrait(9)[0]))
     with pytest.raises(DriftError) as caught:
-        verify_dataset(card, root, data, progress=False)
+        verify_dataset(PreparedDataset(card, data), root, progress=False)
     message = str(caught.value)
     assert "1 changed: training/00002.png; 1 missing: testing/00001_matte.png; 1 added: training/00009.png" in message
     assert f"delete {first.lock_path} and verify again" in message
     assert first.lock_path.read_bytes() == lock_before
-    assert not lock_is_current(card, root, data)
+    assert not lock_is_current(PreparedDataset(card, data), root)
 
 
 def test_find_pairs_ignores_file_order(tmp_path):

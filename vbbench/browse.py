@@ -24,18 +24,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vbbench.errors import BrowseError, ScoreError
 from vbbench.io import read_matte, write_png
 from vbbench.metrics import to_alpha
-from vbbench.score import ScoreError, find_mattes, load_summary
+from vbbench.pairing import find_mattes
+from vbbench.score import read_per_image
+from vbbench.summary import load_summary
 
-__all__ = ["BrowseError", "ScoreRun", "load_run", "build", "view_url", "MAIN_METRICS", "WORST_COUNT"]
+__all__ = ["ScoreRun", "load_run", "build", "browse_runs", "view_url", "MAIN_METRICS", "WORST_COUNT"]
 
 MAIN_METRICS = ("mad", "conn", "grad")
 WORST_COUNT = 50
-
-
-class BrowseError(ValueError):
-    """Runs or folders that cannot be browsed; the message names them."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ def load_run(folder: str | os.PathLike, model: str | None = None) -> ScoreRun:
         model=model or pred_dir.resolve().name,
         folder=folder,
         summary=summary,
-        per_image=pd.read_csv(folder / "per_image.csv", dtype={"image": str}),
+        per_image=pd.DataFrame(read_per_image(folder / "per_image.csv")),
         predictions=find_mattes(pred_dir),
         ground_truth=find_mattes(gt_dir),
     )
@@ -231,3 +230,56 @@ def view_url(dataset_name: str, view_name: str, port: int) -> str:
 
     # The app addresses saved views by slug (``worst-mad-sim_good`` → ``worst-mad-sim-good``).
     return f"http://127.0.0.1:{port}/datasets/{quote(dataset_name)}?view={fou.to_slug(view_name)}"
+
+
+def browse_runs(
+    folders: list[Path],
+    dataset: str | None = None,
+    variants: list[str] | None = None,
+    images: Path | None = None,
+    name: str | None = None,
+    data_dir: Path | None = None,
+):
+    """``vbbench browse``: load score runs, check they belong together, build the FiftyOne dataset.
+
+    Returns
+    -------
+    (dataset, worst_view) : (fiftyone.core.dataset.Dataset, str)
+        The built dataset and the name of the last run's worst-MAD view.
+    """
+    loaded = [load_run(folder) for folder in folders]
+    by_variant: dict[str, list[ScoreRun]] = {}
+    names = set()
+    for run in loaded:
+        provenance = run.summary.get("dataset") or {}
+        if dataset and provenance.get("name") not in (None, dataset):
+            raise BrowseError(f"{run.folder}: scored dataset {provenance['name']!r}, not --dataset {dataset!r}")
+        names.add(provenance.get("name") or dataset)
+        by_variant.setdefault(provenance.get("variant") or "original", []).append(run)
+    if len(names) > 1:
+        raise BrowseError(
+            f"the runs scored different datasets ({', '.join(sorted(map(str, names)))}): browse one at a time"
+        )
+    set_name: str | None = names.pop()
+    for wanted in variants or []:
+        if wanted not in by_variant:
+            raise BrowseError(f"no run scored variant {wanted!r} (runs have: {', '.join(sorted(by_variant))})")
+    if variants:
+        by_variant = {variant: by_variant[variant] for variant in variants}
+    if images is not None and len(by_variant) > 1:
+        raise BrowseError("--images serves one variant; pass --variant V")
+    if images is None and not set_name:
+        raise BrowseError("the runs were scored with --gt: pass --images with the scored images")
+    dataset_name = name or f"vbbench-{set_name or 'runs'}"
+    built = None
+    for variant, variant_runs in by_variant.items():
+        folder, manifest = images, None
+        if folder is None:
+            from vbbench.prepared import PreparedDataset
+            from vbbench.variants import prepared_files
+
+            assert set_name is not None  # checked above: runs scored with --gt need --images
+            files = prepared_files(PreparedDataset(set_name, data_dir), variant)
+            folder, manifest = files.images, files.manifest  # the manifest adds split and group
+        built = build(dataset_name, variant_runs, folder, variant, manifest)
+    return built, f"worst-mad-{field_name(loaded[-1].model)}"

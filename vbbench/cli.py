@@ -1,22 +1,52 @@
 """The ``vbbench`` command line: parses arguments and delegates to the stage modules.
 
-Heavy libraries (torch, onnxruntime, coremltools, fiftyone, dask) are imported inside the
-commands that need them, so ``vbbench --help`` and ``vbbench score`` stay light.
-Expected failures print one actionable line and end with ``raise typer.Exit(code=1) from None``.
+Options shared by several commands are declared once, as ``Annotated`` aliases, with one default
+each. Every expected failure is a :class:`vbbench.errors.VbbenchError`, caught in one place
+(:class:`_Commands`), printed as one ``error:`` message and turned into its exit code; a bug keeps
+its traceback. Heavy libraries (torch, onnxruntime, coremltools, fiftyone, dask) are imported
+inside the commands that need them, so ``vbbench --help`` and ``vbbench score`` stay light.
 """
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from vbbench import __version__
-from vbbench.models.registry import MODELS  # numpy and the standard library only; heavy parts load lazily
+from vbbench.errors import ManualDownloadRequired, UsageError, VbbenchError
+
+
+class _Commands(TyperGroup):
+    """Runs a command with vbbench's error and warning reporting around it."""
+
+    def invoke(self, ctx: Any) -> Any:
+        def show(message, category, filename, lineno, file=None, line=None):
+            typer.secho(f"warning: {message}", err=True, fg=typer.colors.YELLOW)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = show
+            try:
+                return super().invoke(ctx)
+            except ManualDownloadRequired as problem:
+                typer.secho(str(problem), err=True)
+                raise typer.Exit(problem.exit_code) from None
+            except VbbenchError as problem:
+                typer.secho(f"error: {problem}", err=True, fg=typer.colors.RED)
+                raise typer.Exit(problem.exit_code) from None
+            except KeyboardInterrupt:
+                typer.secho("interrupted; run the same command again to resume", err=True)
+                raise typer.Exit(130) from None
+
 
 app = typer.Typer(
     name="vbbench",
+    cls=_Commands,
     help="Curate portrait-matting datasets and score matting models for virtual backgrounds.",
     no_args_is_help=True,
     rich_markup_mode="markdown",
@@ -32,23 +62,65 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     """vbbench: dataset curation and evaluation benchmark for portrait matting."""
 
 
-MODEL_HELP = f"A registered baseline ({', '.join(MODELS)}) or a path to an .onnx file or .mlpackage."
+# ---- shared options --------------------------------------------------------------------------
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Where prepared datasets live (default: $VBBENCH_HOME/data).")
+]
+Workers = Annotated[int | None, typer.Option("--workers", min=1, help="Processes (default: every core).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+Threads = Annotated[int, typer.Option("--threads", min=1, help="Threads of the model runtime and image I/O.")]
+InputSize = Annotated[
+    str | None,
+    typer.Option(
+        "--input",
+        help="Model input WxH for models without a fixed one (default 256x256; 256x144 for 16:9 frames).",
+    ),
+]
+Dataset = Annotated[str | None, typer.Option("--dataset", help="A prepared dataset (see `vbbench prepare`).")]
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print ``message`` to stderr and return the Exit to raise (``raise fail(...) from None``)."""
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    return typer.Exit(code=code)
+def _variant_help() -> str:
+    from vbbench.variants import VARIANTS
+
+    return f"Variant of --dataset: {', '.join(VARIANTS)}."
 
 
-# ---- score (scoring core) ------------------------------------------------------------------
+def _model_help() -> str:
+    from vbbench.models.registry import model_help
+
+    return model_help()
+
+
+Variant = Annotated[str, typer.Option("--variant", help=_variant_help())]
+Model = Annotated[str, typer.Option("--model", help=_model_help())]
+
+
+def _workers(workers: int | None) -> int:
+    return workers or os.cpu_count() or 1
+
+
+def _size(text: str | None, landscape: bool = False) -> tuple[int, int]:
+    """``WxH`` → (width, height); None → the default input (256×144 for 16:9 frames, else 256×256)."""
+    if text is None:
+        return (256, 144) if landscape else (256, 256)
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"size {text!r}: expected WIDTHxHEIGHT, e.g. 256x144") from None
+    if width < 1 or height < 1:
+        raise UsageError(f"size {text!r}: width and height must be positive")
+    return width, height
+
+
+# ---- score -----------------------------------------------------------------------------------
 
 
 @app.command()
@@ -57,22 +129,17 @@ def score(
         Path, typer.Argument(help="Folder of predicted mattes (PNG; ids = relative paths without extension).")
     ],
     gt: Annotated[Path | None, typer.Option("--gt", help="Folder of ground-truth mattes.")] = None,
-    dataset: Annotated[
-        str | None, typer.Option("--dataset", help="A prepared dataset whose ground truth to use instead of --gt.")
-    ] = None,
-    variant: Annotated[
-        str, typer.Option("--variant", help="Variant of --dataset: original, rot90cw, rot90ccw, rot30, call16x9.")
-    ] = "original",
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Where prepared datasets live (default: $VBBENCH_HOME/data).")
-    ] = None,
+    dataset: Dataset = None,
+    variant: Variant = "original",
+    data_dir: DataDir = None,
     trimap: Annotated[
-        Path | None, typer.Option("--trimap", help="Folder of trimaps; also scores the unknown band (trimap == 128).")
+        Path | None,
+        typer.Option("--trimap", help="Folder of trimaps; also scores the unknown band (trimap == 128)."),
     ] = None,
     metrics: Annotated[
         str | None, typer.Option("--metrics", help="Comma-separated metric names (default: all).")
     ] = None,
-    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes (default: all cores).")] = None,
+    workers: Workers = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default: PRED_DIR-scores beside PRED_DIR).")
     ] = None,
@@ -81,9 +148,7 @@ def score(
     ] = False,
     resize: Annotated[
         bool,
-        typer.Option(
-            "--resize", help="Resize predictions of another size to the ground truth (bilinear) instead of failing."
-        ),
+        typer.Option("--resize", help="Resize predictions of another size to the ground truth (bilinear)."),
     ] = False,
     scheduler: Annotated[
         str | None, typer.Option("--scheduler", help="Dask distributed scheduler address (extra 'dist').")
@@ -101,66 +166,67 @@ def score(
 
     Pairs PRED_DIR with the ground truth by relative path without extension. Mattes are 8- or
     16-bit grayscale PNGs or RGBA images (the alpha channel is the matte); JPEG is accepted with
-    a warning. Writes **per_image.csv** (raw units) and **summary.json** (schema
-    vbbench-score/1: means, medians, 95% bootstrap CIs) and prints a table in paper units.
+    a warning. With --dataset, the variant's trimaps are used too. Writes **per_image.csv** (raw
+    units) and **summary.json** (schema vbbench-score/1: means, medians, 95% bootstrap CIs) and
+    prints a table in display units.
     """
-    import warnings
-
     from vbbench import score as scoring
     from vbbench.metrics import Conventions
+    from vbbench.summary import format_table
 
-    try:
-        conventions = Conventions.parse(convention)
-    except ValueError as problem:
-        raise fail(str(problem)) from None
-
+    conventions = Conventions.parse(convention)
     if (gt is None) == (dataset is None):
-        raise fail("give exactly one of --gt GT_DIR or --dataset NAME") from None
+        raise UsageError("give exactly one of --gt GT_DIR or --dataset NAME")
     provenance = None
     if dataset is not None:
-        try:
-            from vbbench.sources import get_dataset
-            from vbbench.split import split_sha256
-            from vbbench.variants import variant_paths
+        from vbbench.prepared import PreparedDataset
+        from vbbench.variants import prepared_files
 
-            paths = variant_paths(dataset, variant, data_dir)
-            card = get_dataset(dataset)
-            provenance = {
-                "name": dataset,
-                "variant": variant,
-                "revision": getattr(card, "revision", None),
-                "split_sha256": split_sha256(dataset, data_dir),
-            }
-        except (KeyError, ValueError, FileNotFoundError) as problem:
-            raise fail(str(problem).strip("'\"")) from None
-        gt = paths.alpha
+        prepared = PreparedDataset(dataset, data_dir)
+        files = prepared_files(prepared, variant)
+        gt = files.alpha
+        if trimap is None and files.trimaps.is_dir():
+            trimap = files.trimaps
+        provenance = prepared.provenance(variant)
+    assert gt is not None
     names = [name.strip() for name in metrics.split(",") if name.strip()] if metrics else None
     out_dir = out if out is not None else pred_dir.parent / f"{pred_dir.resolve().name}-scores"
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = scoring.score_directories(
-                pred_dir,
-                gt,
-                trimap,
-                names,
-                workers,
-                resize,
-                out_dir / "error_maps" if error_maps else None,
-                scheduler,
-                provenance,
-                not quiet,
-                conventions,
-                checkpoint=out_dir / "per_image.partial.jsonl",
-            )
-    except scoring.ScoreError as problem:
-        raise fail(str(problem)) from None
-    for warning in caught:
-        typer.secho(f"warning: {warning.message}", err=True, fg=typer.colors.YELLOW)
+    result = scoring.score_directories(
+        pred_dir,
+        gt,
+        trimap,
+        metrics=names,
+        workers=_workers(workers),
+        resize=resize,
+        error_maps_dir=out_dir / "error_maps" if error_maps else None,
+        scheduler=scheduler,
+        dataset=provenance,
+        progress=not quiet,
+        conventions=conventions,
+        checkpoint=out_dir / "per_image.partial.jsonl",
+    )
     csv_path, json_path = scoring.write_outputs(result, out_dir)
     if not quiet:
-        typer.echo(scoring.format_table(result.summary))
+        typer.echo(format_table(result.summary))
     typer.echo(f"wrote {csv_path} and {json_path}")
+
+
+@app.command("metrics")
+def list_metrics() -> None:
+    """List the metrics: definition, raw unit, how tables show them, border rule and reference."""
+    from vbbench import units
+    from vbbench.metrics import METRICS
+
+    for spec in METRICS.values():
+        typer.echo(f"{spec.name}: {spec.title}")
+        typer.echo(f"  definition: {spec.definition}")
+        typer.echo(f"  raw unit:   {spec.raw_unit}; tables show {spec.header} (key {spec.display_key})")
+        typer.echo(f"  border:     {spec.border}")
+        typer.echo(f"  reference:  {spec.reference}")
+    typer.echo(units.NOTATION)
+
+
+# ---- the embedded sample ---------------------------------------------------------------------
 
 
 @app.command()
@@ -170,7 +236,7 @@ def demo(
     ),
     count: Annotated[int, typer.Option("--count", min=1, help="Number of 600×800 portraits to generate.")] = 40,
     seed: Annotated[int, typer.Option("--seed", help="Generator seed (same seed, same bytes).")] = 0,
-    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes (default: all cores).")] = None,
+    workers: Workers = None,
 ) -> None:
     """Run the whole job offline: generate the embedded sample, score every simulated model, rank.
 
@@ -178,32 +244,12 @@ def demo(
     **per_image.csv** and **summary.json** to OUT/scores/MODEL, then prints the ranking.
     """
     from vbbench.demo import ranking_table, run_demo
-    from vbbench.score import ScoreError
 
-    try:
-        summaries = run_demo(out, count, seed, workers)
-    except ScoreError as problem:
-        raise fail(str(problem)) from None
+    summaries = run_demo(out, count, seed, _workers(workers))
     for region in next(iter(summaries.values()))["scores"]:
         typer.echo(ranking_table(summaries, region) + "\n")
     typer.echo(f"per-image scores and summaries: {out / 'scores'}/<model>/")
     typer.echo(f"score your own model: vbbench score PRED_DIR --gt {out / 'alpha'} --trimap {out / 'trimaps'}")
-
-
-@app.command("metrics")
-def list_metrics() -> None:
-    """List the metrics: definition, raw unit, how tables show them, border rule and reference."""
-    from vbbench.metrics import METRICS
-
-    for spec in METRICS.values():
-        typer.echo(f"{spec.name}: {spec.title}")
-        typer.echo(f"  definition: {spec.definition}")
-        typer.echo(f"  raw unit:   {spec.raw_unit}; tables show {spec.display_unit} ({spec.display_key})")
-        typer.echo(f"  border:     {spec.border}")
-        typer.echo(f"  reference:  {spec.reference}")
-
-
-# ---- sample (embedded generated data set) -------------------------------------------------
 
 
 @app.command("sample")
@@ -213,7 +259,7 @@ def sample_command(
     seed: Annotated[int, typer.Option("--seed", min=0, help="Generator seed (same seed, same bytes).")] = 0,
     width: Annotated[int, typer.Option("--width", min=32, help="Image width in pixels.")] = 600,
     height: Annotated[int, typer.Option("--height", min=32, help="Image height in pixels.")] = 800,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Processes to generate with.")] = 1,
+    workers: Workers = None,
 ) -> None:
     """Generate the embedded synthetic portrait-matting sample (no download needed).
 
@@ -224,22 +270,9 @@ def sample_command(
     interrupted run resumes. The images are synthetic: scores on them say nothing about real
     portraits (see docs/sample.md).
     """
-    import warnings
-
     from vbbench.sample import SIMULATED_MODELS, generate_sample
 
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            root = generate_sample(out_dir, count=count, seed=seed, width=width, height=height, workers=workers)
-    except ValueError as problem:
-        raise fail(str(problem)) from None
-    except OSError as problem:
-        raise fail(
-            f"cannot write the sample to {out_dir}: {problem.strerror or problem} ({problem.filename or out_dir})"
-        ) from None
-    for warning in caught:
-        typer.secho(f"warning: {warning.message}", err=True, fg=typer.colors.YELLOW)
+    root = generate_sample(out_dir, count=count, seed=seed, width=width, height=height, workers=_workers(workers))
     typer.echo(
         f"wrote {count} portraits ({width}×{height} px) and {len(SIMULATED_MODELS)} simulated models' "
         f"predictions to {root}"
@@ -250,11 +283,11 @@ def sample_command(
     )
 
 
-# ---- prepare / verify (dataset curation) ---------------------------------------------------
+# ---- prepare / verify ------------------------------------------------------------------------
 
 
-def _default_data_dir(data_dir: Path | None) -> Path:
-    from vbbench.sources import default_data_dir
+def _data_dir(data_dir: Path | None) -> Path:
+    from vbbench.paths import default_data_dir
 
     return data_dir if data_dir is not None else default_data_dir()
 
@@ -264,9 +297,7 @@ def prepare(
     datasets: Annotated[
         list[str] | None, typer.Argument(help="Datasets to prepare (default: every one at hand).")
     ] = None,
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Where prepared datasets live (default: $VBBENCH_HOME/data).")
-    ] = None,
+    data_dir: DataDir = None,
     source: Annotated[
         Path | None, typer.Option("--from", help="The dataset's zip archive or extracted folder (one dataset only).")
     ] = None,
@@ -277,10 +308,8 @@ def prepare(
         str | None, typer.Option("--sha256", help="Expected SHA-256 of the download (or $VBBENCH_<NAME>_SHA256).")
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail when verification finds defects.")] = False,
-    workers: Annotated[
-        int, typer.Option("--workers", min=1, help="Processes for generating, verifying and variants.")
-    ] = 2,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    workers: Workers = None,
+    quiet: Quiet = False,
 ) -> None:
     """Prepare datasets: download or import → verify → 17:3 split → test-split variants.
 
@@ -290,48 +319,34 @@ def prepare(
     Exits with code 3 when a named dataset must first be downloaded by hand (the steps are printed).
     """
     from vbbench import prepare as preparing
-    from vbbench.sources import MANUAL_EXIT_CODE, DatasetError, ManualDownloadRequired, get_dataset
+    from vbbench.cards import get_dataset
+    from vbbench.errors import MANUAL_EXIT_CODE
 
-    root = _default_data_dir(data_dir)
+    root = _data_dir(data_dir)
     explain: list = []
-    try:
-        if datasets:
-            names = list(dict.fromkeys(datasets))
-            for name in names:
-                get_dataset(name)
-        else:
-            names, explain = preparing.default_selection(root)
-    except DatasetError as problem:
-        raise fail(str(problem)) from None
+    if datasets:
+        names = list(dict.fromkeys(datasets))
+        for name in names:
+            get_dataset(name)
+    else:
+        names, explain = preparing.default_selection(root)
     if (source or url) and len(names) != 1:
-        raise fail(
-            "--from and --url need exactly one dataset name, e.g. vbbench prepare aisegment --from PATH"
-        ) from None
+        raise UsageError("--from and --url need exactly one dataset name, e.g. vbbench prepare aisegment --from PATH")
     results = []
     manual: list[str] = []
     for name in names:
         try:
             results.append(
                 preparing.prepare_dataset(
-                    name,
-                    root,
-                    source=source,
-                    url=url,
-                    sha256=sha256,
-                    strict=strict,
-                    workers=workers,
-                    progress=not quiet,
+                    name, root, source=source, url=url, sha256=sha256, strict=strict,
+                    workers=_workers(workers), progress=not quiet,
                 )
-            )
+            )  # fmt: skip
         except ManualDownloadRequired as problem:
             manual.append(str(problem))
-        except (DatasetError, ValueError, FileNotFoundError) as problem:
-            raise fail(str(problem)) from None
-        except OSError as problem:
-            raise fail(f"{problem.filename or root}: {problem.strerror or problem}") from None
     for result in results:
         typer.echo(f"{result.name}: {result.split_text}")
-        if result.split_path is not None and result.name != "sample":
+        if result.split_path is not None and not get_dataset(result.name).split.committed:
             typer.echo(f"  split list: {result.split_path} (commit it to datasets/{result.name}/ to share the split)")
     if results:
         typer.echo(_prepare_table(results, root))
@@ -367,12 +382,10 @@ def _prepare_table(results: list, data_dir: Path) -> str:
 @app.command()
 def verify(
     name: Annotated[str, typer.Argument(help="A prepared dataset.")],
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Where prepared datasets live (default: $VBBENCH_HOME/data).")
-    ] = None,
+    data_dir: DataDir = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail when defects are found.")] = False,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Decoding processes.")] = 2,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    workers: Workers = None,
+    quiet: Quiet = False,
 ) -> None:
     """Re-hash and re-check every file of a prepared dataset against its lock manifest.
 
@@ -380,13 +393,8 @@ def verify(
     verification; with --strict, also when defects are found.
     """
     from vbbench.prepare import run_verify
-    from vbbench.sources import DatasetError
 
-    root = _default_data_dir(data_dir)
-    try:
-        report = run_verify(name, root, strict=strict, workers=workers, progress=not quiet)
-    except (DatasetError, FileNotFoundError) as problem:
-        raise fail(str(problem)) from None
+    report = run_verify(name, _data_dir(data_dir), strict=strict, workers=_workers(workers), progress=not quiet)
     typer.echo(
         f"{name}: {report.usable} usable pairs of {report.pairs}, {report.errors} defects, "
         f"{report.ignored} ignored files; files match {report.lock_path}"
@@ -396,15 +404,7 @@ def verify(
     typer.echo(f"defects: {report.defects_path}")
 
 
-# ---- train / export / predict / bench (models) ---------------------------------------------
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise fail(f"size {text!r}: expected WIDTHxHEIGHT, e.g. 256x144") from None
-    return width, height
+# ---- models ----------------------------------------------------------------------------------
 
 
 @app.command()
@@ -413,16 +413,14 @@ def train(
         str,
         typer.Option(
             "--dataset",
-            help="'sample' (rendered on the fly), a prepared dataset (aisegment, shen2016: its train split), or 'folders' with --images/--alpha.",
+            help="'sample' (rendered on the fly), a prepared dataset (its train split), or 'folders' with --images/--alpha.",
         ),
     ] = "sample",
     images: Annotated[Path | None, typer.Option("--images", help="Training images (with --dataset folders).")] = None,
     alpha: Annotated[
         Path | None, typer.Option("--alpha", help="Training mattes, paired with --images by relative path.")
     ] = None,
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Where prepared datasets live (default: $VBBENCH_HOME/data).")
-    ] = None,
+    data_dir: DataDir = None,
     out: Annotated[
         Path,
         typer.Option(
@@ -432,9 +430,7 @@ def train(
     steps: Annotated[int, typer.Option("--steps", min=1, help="Optimiser steps.")] = 2000,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size (the paper: 32).")] = 32,
     lr: Annotated[float, typer.Option("--lr", help="Adam learning rate, fixed (the paper: 1e-4).")] = 1e-4,
-    input_size: Annotated[
-        str, typer.Option("--input", help="Network input WxH: 256x256, or 256x144 for 16:9.")
-    ] = "256x256",
+    input_size: InputSize = None,
     pool: Annotated[int, typer.Option("--pool", min=1, help="Portraits rendered for --dataset sample.")] = 256,
     seed: Annotated[int, typer.Option("--seed", help="Seed of weights, batches and augmentation.")] = 0,
     validate_every: Annotated[
@@ -447,12 +443,8 @@ def train(
             help="Fine-tune afterwards, into OUT/then: 'sample', a prepared dataset, or 'folders' (--then-images/--then-alpha).",
         ),
     ] = None,
-    then_images: Annotated[
-        Path | None, typer.Option("--then-images", help="Fine-tuning images (with --then folders).")
-    ] = None,
-    then_alpha: Annotated[
-        Path | None, typer.Option("--then-alpha", help="Fine-tuning mattes (with --then folders).")
-    ] = None,
+    then_images: Annotated[Path | None, typer.Option("--then-images", help="Fine-tuning images.")] = None,
+    then_alpha: Annotated[Path | None, typer.Option("--then-alpha", help="Fine-tuning mattes.")] = None,
     then_steps: Annotated[int, typer.Option("--then-steps", min=1, help="Fine-tuning steps.")] = 1000,
     device: Annotated[
         str, typer.Option("--device", help="auto (a CUDA GPU if PyTorch sees one), cpu or cuda.")
@@ -468,32 +460,24 @@ def train(
     from vbbench.models import train as training
 
     width, height = _size(input_size)
-    try:
-        device = training.resolve_device(device)
-        data, validation = training.training_data(dataset, data_dir=data_dir, images=images, alpha=alpha, pool=pool)
-        if then is not None:  # check the second stage's data before hours of the first
-            second, second_validation = training.training_data(
-                then, data_dir=data_dir, images=then_images, alpha=then_alpha, pool=pool
-            )
-        config = training.TrainConfig(
-            steps=steps,
-            batch=batch,
-            learning_rate=lr,
-            width=width,
-            height=height,
-            seed=seed,
-            validate_every=validate_every,
+    device = training.resolve_device(device)
+    data, validation = training.training_data(dataset, data_dir=data_dir, images=images, alpha=alpha, pool=pool)
+    if then is not None:  # check the second stage's data before hours of the first
+        second, second_validation = training.training_data(
+            then, data_dir=data_dir, images=then_images, alpha=then_alpha, pool=pool
         )
-        record = training.train(data, validation, config, out, device=device)
-        if then is not None:
-            # The paper's recipe: pre-train on the large set, then fine-tune on the high-quality one.
-            fine = training.TrainConfig(**{**config.__dict__, "steps": then_steps})
-            record = training.train(
-                second, second_validation, fine, out / "then", initial_weights=out / "weights.pt", device=device
-            )
-            out = out / "then"
-    except ValueError as problem:
-        raise fail(str(problem)) from None
+    config = training.TrainConfig(
+        steps=steps, batch=batch, learning_rate=lr, width=width, height=height, seed=seed,
+        validate_every=validate_every,
+    )  # fmt: skip
+    record = training.train(data, validation, config, out, device=device)
+    if then is not None:
+        # The paper's recipe: pre-train on the large set, then fine-tune on the high-quality one.
+        fine = training.TrainConfig(**{**config.__dict__, "steps": then_steps})
+        record = training.train(
+            second, second_validation, fine, out / "then", initial_weights=out / "weights.pt", device=device
+        )
+        out = out / "then"
     typer.echo(
         f"trained {record['steps']} steps on {record['data']}; final loss {record['final']['total']:.4f}, "
         f"validation MAD {record['final'].get('validation_mad', float('nan')):.4f} (alpha, 0-1); wrote {out}/weights.pt"
@@ -506,9 +490,7 @@ def export(
         str, typer.Option("--to", help="Format: onnx, or coreml (an int8-weight .mlpackage; extra `coreml`).")
     ] = "onnx",
     out: Annotated[Path, typer.Option("--out", help="Output file.")] = Path("reference.onnx"),
-    input_size: Annotated[
-        str, typer.Option("--input", help="Fixed input WxH: 256x256, or 256x144 for 16:9.")
-    ] = "256x256",
+    input_size: InputSize = None,
     int8: Annotated[
         bool,
         typer.Option(
@@ -518,93 +500,40 @@ def export(
     ] = False,
 ) -> None:
     """Export the shipped reference weights (extra `model`), checked against PyTorch (max |Δ| < 1e-4)."""
-    from vbbench.models.registry import ModelError, _reference_model
+    from vbbench.models.export import export_weights
 
-    if to not in ("onnx", "coreml"):
-        raise fail(f"--to {to}: choose onnx or coreml") from None
-    width, height = _size(input_size)
-    if to == "coreml":
-        try:
-            import numpy as np
-            import torch
-
-            from vbbench.models.coreml import EmulatedProgram, export_coreml
-            from vbbench.models.train import sample_set, to_input
-
-            model = _reference_model()
-            path = export_coreml(model, out, width, height)
-            program = EmulatedProgram(path)
-            batch = np.stack([to_input(image, width, height) for image in sample_set(3, seed=3).images])
-            with torch.no_grad():
-                difference = float((program(torch.from_numpy(batch)) - model(torch.from_numpy(batch))).abs().max())
-        except (ModelError, ValueError) as problem:
-            raise fail(str(problem)) from None
-        typer.echo(
-            f"wrote {path} (ML program, {program.int8_weights} int8 weight tensors, input {width}x{height}); "
-            f"max |int8 emulated - PyTorch| = {difference:.2e}"
-        )
-        return
-    try:
-        from vbbench.models.export import OPSET, export_onnx, max_abs_difference
-        from vbbench.models.unet import count_macs, count_parameters
-
-        model = _reference_model()
-        path = export_onnx(model, out, width, height)
-    except (ModelError, ValueError) as problem:
-        raise fail(str(problem)) from None
-    typer.echo(
-        f"wrote {path} (opset {OPSET}, input {width}x{height}, {count_parameters(model):,} parameters, "
-        f"{count_macs(model, width, height) / 1e6:.1f} M MACs per frame); "
-        f"max |ONNX Runtime - PyTorch| = {max_abs_difference(model, path, width, height):.2e}"
-    )
-    if int8:
-        from vbbench.models.quantize import cached_onnx_int8
-        from vbbench.models.train import sample_set
-
-        quantized = path.with_name(f"{path.stem}-int8.onnx")
-        quantized.unlink(missing_ok=True)  # a fresh export gets a fresh calibration
-        cached_onnx_int8(path, sample_set(16, seed=1).images, width, height)
-        typer.echo(
-            f"wrote {quantized} (int8 QDQ, per-channel weights; "
-            f"max |int8 - PyTorch| = {max_abs_difference(model, quantized, width, height):.2e})"
-        )
+    for line in export_weights(to, out, *_size(input_size), int8=int8):
+        typer.echo(line)
 
 
 @app.command()
 def predict(
-    model: Annotated[str, typer.Option("--model", help=MODEL_HELP)],
+    model: Model,
     out: Annotated[Path, typer.Option("--out", help="Folder for <id>.png mattes and model.json.")],
     images: Annotated[Path | None, typer.Option("--images", help="Folder of images to predict.")] = None,
-    dataset: Annotated[str | None, typer.Option("--dataset", help="A prepared dataset (instead of --images).")] = None,
-    variant: Annotated[str, typer.Option("--variant", help="Variant of --dataset.")] = "original",
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Where prepared datasets live.")] = None,
-    input_size: Annotated[
-        str | None,
-        typer.Option(
-            "--input",
-            help="Model input WxH for the reference models; default 256x144 (16:9) for --variant call16x9, else 256x256. MediaPipe models have their own.",
-        ),
-    ] = None,
+    dataset: Dataset = None,
+    variant: Variant = "original",
+    data_dir: DataDir = None,
+    input_size: InputSize = None,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Images per model call.")] = 8,
-    threads: Annotated[int, typer.Option("--threads", min=1, help="Threads for the runtime and for image I/O.")] = 2,
+    threads: Threads = 2,
 ) -> None:
-    """Predict mattes with a baseline (extra `model`), ready for `vbbench score`; resumable."""
+    """Predict mattes with a model, ready for `vbbench score`; resumable."""
     from vbbench.models.predict import predict_folder
-    from vbbench.models.registry import ModelError, load_runner
+    from vbbench.models.registry import load_runner
 
     if (images is None) == (dataset is None):
-        raise fail("give exactly one of --images DIR or --dataset NAME") from None
-    try:
-        if dataset is not None:
-            from vbbench.variants import variant_paths
+        raise UsageError("give exactly one of --images DIR or --dataset NAME")
+    landscape = False
+    if dataset is not None:
+        from vbbench.prepared import PreparedDataset
+        from vbbench.variants import VARIANTS, prepared_files
 
-            images = variant_paths(dataset, variant, data_dir).images
-        if input_size is None:  # a 16:9 call frame is seen at 256×144, the seed's landscape input
-            input_size = "256x144" if dataset is not None and variant == "call16x9" else "256x256"
-        runner = load_runner(model, _size(input_size), threads)
-        result = predict_folder(runner, images, out, batch, threads)
-    except (ModelError, ValueError, FileNotFoundError) as problem:
-        raise fail(str(problem)) from None
+        images = prepared_files(PreparedDataset(dataset, data_dir), variant).images
+        landscape = VARIANTS[variant].landscape  # a 16:9 call frame is seen at the model's 16:9 input
+    assert images is not None
+    runner = load_runner(model, _size(input_size, landscape), threads)
+    result = predict_folder(runner, images, out, batch, threads)
     typer.echo(
         f"predicted {result['predicted']} images, kept {result['skipped']} finished ones "
         f"({runner.name}, input {runner.input_width}x{runner.input_height}); wrote {out}"
@@ -613,15 +542,13 @@ def predict(
 
 @app.command()
 def bench(
-    model: Annotated[str, typer.Option("--model", help=MODEL_HELP)] = "reference-onnx",
+    model: Model = "reference-onnx",
     sizes: Annotated[
         str, typer.Option("--sizes", help="Comma-separated frame sizes WxH.")
     ] = "640x360,1280x720,1920x1080",
-    input_size: Annotated[
-        str, typer.Option("--input", help="Model input WxH (256x144 is the 16:9 input).")
-    ] = "256x144",
+    input_size: InputSize = None,
     frames: Annotated[int, typer.Option("--frames", min=1, help="Timed frames per size.")] = 60,
-    threads: Annotated[int, typer.Option("--threads", min=1, help="Runtime threads.")] = 2,
+    threads: Threads = 2,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the numbers as JSON.")] = None,
 ) -> None:
     """Frames per second of the virtual-background pipeline, per stage (the seed's Table 2, here)."""
@@ -629,20 +556,16 @@ def bench(
 
     from vbbench.io import atomic_write_text
     from vbbench.models.bench import benchmark, format_report, machine_description
-    from vbbench.models.registry import ModelError, load_runner
+    from vbbench.models.registry import load_runner
 
-    try:
-        runner = load_runner(model, _size(input_size), threads)
-    except (ModelError, ValueError) as problem:
-        raise fail(str(problem)) from None
+    runner = load_runner(model, _size(input_size, landscape=True), threads)
     reports = benchmark(runner, [_size(size) for size in sizes.split(",")], frames)
     machine = machine_description(threads)
     typer.echo(format_report(runner, reports))
     typer.echo(f"machine: {machine}")
     if json_out:
-        atomic_write_text(
-            json_out, json.dumps({"model": runner.metadata(), "machine": machine, "frames": reports}, indent=1) + "\n"
-        )
+        document = {"model": runner.metadata(), "machine": machine, "frames": reports}
+        atomic_write_text(json_out, json.dumps(document, indent=1) + "\n")
 
 
 @app.command()
@@ -650,26 +573,23 @@ def composite(
     video: Annotated[Path, typer.Argument(help="Input video (anything OpenCV reads).")],
     background: Annotated[Path, typer.Option("--background", help="Background image.")],
     out: Annotated[Path, typer.Option("--out", help="Output video (.mp4).")] = Path("composited.mp4"),
-    model: Annotated[str, typer.Option("--model", help=MODEL_HELP)] = "reference-onnx",
-    input_size: Annotated[str, typer.Option("--input", help="Model input WxH (256x144 keeps 16:9).")] = "256x144",
-    threads: Annotated[int, typer.Option("--threads", min=1, help="Runtime threads.")] = 2,
+    model: Model = "reference-onnx",
+    input_size: InputSize = None,
+    threads: Threads = 2,
 ) -> None:
     """Replace the background of a video with a model's mattes (the virtual background itself)."""
     from vbbench.models.bench import composite_video
-    from vbbench.models.registry import ModelError, load_runner
+    from vbbench.models.registry import load_runner
 
-    try:
-        runner = load_runner(model, _size(input_size), threads)
-        result = composite_video(runner, video, background, out)
-    except (ModelError, ValueError) as problem:
-        raise fail(str(problem)) from None
+    runner = load_runner(model, _size(input_size, landscape=True), threads)
+    result = composite_video(runner, video, background, out)
     typer.echo(
         f"wrote {out}: {result['frames']} frames at {result['width']}x{result['height']}, "
         f"{result['fps']:.1f} frames/s end to end"
     )
 
 
-# ---- browse / leaderboard ------------------------------------------------------------------
+# ---- browse / leaderboard --------------------------------------------------------------------
 
 
 @app.command()
@@ -680,10 +600,7 @@ def browse(
     ],
     dataset: Annotated[
         str | None,
-        typer.Option(
-            "--dataset",
-            help="Prepared dataset the runs scored (default: the one their summaries name); every run must match.",
-        ),
+        typer.Option("--dataset", help="Prepared dataset the runs scored (default: the one their summaries name)."),
     ] = None,
     variants: Annotated[
         list[str] | None,
@@ -696,7 +613,7 @@ def browse(
     name: Annotated[
         str | None, typer.Option("--name", help="FiftyOne dataset name (default: vbbench-DATASET).")
     ] = None,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Where prepared datasets live.")] = None,
+    data_dir: DataDir = None,
     launch: Annotated[
         bool, typer.Option("--launch", help="Serve the app on 127.0.0.1 and print the worst-case view's URL.")
     ] = False,
@@ -708,60 +625,19 @@ def browse(
     and **disagree-mad-A-vs-B**; re-running adds new models without duplicating samples.
     """
     try:
+        import fiftyone  # noqa: F401
+
         from vbbench import browse as browsing
     except ImportError as problem:
-        raise fail(f"browse needs FiftyOne: pip install 'vbbench[app]' ({problem})") from None
-    try:
-        import fiftyone  # noqa: F401
-    except ImportError as problem:
-        raise fail(f"browse needs FiftyOne: pip install 'vbbench[app]' ({problem})") from None
-    try:
-        loaded = [browsing.load_run(folder) for folder in runs]
-        by_variant: dict[str, list] = {}
-        names = set()
-        for run in loaded:
-            provenance = run.summary.get("dataset") or {}
-            if dataset and provenance.get("name") not in (None, dataset):
-                raise browsing.BrowseError(
-                    f"{run.folder}: scored dataset {provenance['name']!r}, not --dataset {dataset!r}"
-                )
-            names.add(provenance.get("name") or dataset)
-            by_variant.setdefault(provenance.get("variant") or "original", []).append(run)
-        if len(names) > 1:
-            raise browsing.BrowseError(
-                f"the runs scored different datasets ({', '.join(sorted(map(str, names)))}): browse one at a time"
-            )
-        set_name = names.pop()
-        for wanted in variants or []:
-            if wanted not in by_variant:
-                raise browsing.BrowseError(
-                    f"no run scored variant {wanted!r} (runs have: {', '.join(sorted(by_variant))})"
-                )
-        if variants:
-            by_variant = {variant: by_variant[variant] for variant in variants}
-        if images is not None and len(by_variant) > 1:
-            raise browsing.BrowseError("--images serves one variant; pass --variant V")
-        if images is None and not set_name:
-            raise browsing.BrowseError("the runs were scored with --gt: pass --images with the scored images")
-        dataset_name = name or f"vbbench-{set_name or 'runs'}"
-        for variant, variant_runs in by_variant.items():
-            folder, manifest = images, None
-            if folder is None:
-                from vbbench.variants import variant_paths
-
-                paths = variant_paths(set_name, variant, data_dir)
-                folder, manifest = paths.images, paths.manifest  # the manifest adds split and group
-            built = browsing.build(dataset_name, variant_runs, folder, variant, manifest)
-    except (browsing.BrowseError, ValueError, FileNotFoundError) as problem:
-        raise fail(str(problem)) from None
-    worst = f"worst-mad-{browsing.field_name(loaded[-1].model)}"
+        raise UsageError(f"browse needs FiftyOne: pip install 'vbbench[app]' ({problem})") from None
+    built, worst = browsing.browse_runs(runs, dataset, variants, images, name, data_dir)
     typer.echo(
-        f"FiftyOne dataset {dataset_name}: {len(built)} samples; saved views: {', '.join(built.list_saved_views())}"
+        f"FiftyOne dataset {built.name}: {len(built)} samples; saved views: {', '.join(built.list_saved_views())}"
     )
     if not launch:
         typer.echo(
-            f"open it with: vbbench browse --runs … --launch, or in Python: "
-            f"fiftyone.launch_app(fiftyone.load_dataset({dataset_name!r}))"
+            "open it with: vbbench browse --runs … --launch, or in Python: "
+            f"fiftyone.launch_app(fiftyone.load_dataset({built.name!r}))"
         )
         return
     import fiftyone as fo
@@ -769,7 +645,7 @@ def browse(
     # The session itself holds the worst-case view: a session on the bare dataset pushes its own
     # (empty) view to the browser and can race the URL's ?view= away.
     session = fo.launch_app(built, view=built.load_saved_view(worst), port=port, address="127.0.0.1", auto=False)
-    typer.echo(f"worst cases: {browsing.view_url(dataset_name, worst, port)}", color=False)
+    typer.echo(f"worst cases: {browsing.view_url(built.name, worst, port)}", color=False)
     session.wait(-1)
 
 
@@ -790,19 +666,16 @@ def leaderboard(
 ) -> None:
     """Regenerate the leaderboards from results files, deterministically (CI runs --check)."""
     from vbbench import leaderboard as boards
-    from vbbench.results import ResultError
+    from vbbench.errors import ResultError
 
-    try:
-        if check:
-            stale = boards.check(results, out)
-            if stale:
-                raise fail("stale leaderboard outputs (run `vbbench leaderboard`): " + ", ".join(stale))
-            typer.echo(f"leaderboards in {out} are up to date with {results}")
-            return
-        for path in boards.build(results, out):
-            typer.echo(f"wrote {path}")
-    except ResultError as problem:
-        raise fail(str(problem)) from None
+    if check:
+        stale = boards.check(results, out)
+        if stale:
+            raise ResultError("stale leaderboard outputs (run `vbbench leaderboard`): " + ", ".join(stale))
+        typer.echo(f"leaderboards in {out} are up to date with {results}")
+        return
+    for path in boards.build(results, out):
+        typer.echo(f"wrote {path}")
 
 
 @app.command("add-result")
@@ -825,26 +698,9 @@ def add_result(
     ),
 ) -> None:
     """Turn a score summary into a leaderboard results file (then run `vbbench leaderboard`)."""
-    import json
-    from datetime import datetime, timezone
+    from vbbench.results import add_result as adding
 
-    from vbbench.results import ResultError, bench_fields, make_result, write_result
-    from vbbench.score import ScoreError, load_summary
-
-    try:
-        loaded = load_summary(summary)
-        metadata = json.loads(meta.read_text(encoding="utf-8")) if meta else {}
-        if loaded.get("dataset") is None:
-            raise fail(
-                f"{summary}: scored with --gt, so it names no dataset; score with --dataset NAME --variant V"
-            ) from None
-        metadata["name"] = model
-        if bench:
-            metadata.update(bench_fields(json.loads(bench.read_text(encoding="utf-8")), bench))
-        day = date or datetime.now(timezone.utc).date().isoformat()
-        typer.echo(f"wrote {write_result(make_result(loaded, metadata, day), results)}")
-    except (ScoreError, ResultError, OSError, json.JSONDecodeError) as problem:
-        raise fail(str(problem)) from None
+    typer.echo(f"wrote {adding(summary, model, results, meta=meta, bench=bench, date=date)}")
 
 
 if __name__ == "__main__":

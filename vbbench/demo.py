@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from vbbench import units
 from vbbench.metrics import METRICS
 from vbbench.score import score_directories, write_outputs
 
@@ -76,18 +77,20 @@ def ranking_table(summaries: dict[str, dict[str, Any]], region: str = "whole") -
     ...            "scores": {"whole": {"mad": {"mean": 0.01, "ci95": [0.009, 0.011]}}}}
     >>> print(ranking_table({"m": summary}))  # doctest: +NORMALIZE_WHITESPACE
     region: whole; mean ± half-width of the 95% bootstrap CI
-    model MAD raw×1e3
+    model MAD (×10⁻³)
     m      10.00±1.00
+    A header such as MAD (×10⁻³) means the numbers are in units of 10⁻³: 12.3 stands for 0.0123.
     """
     first = next(iter(summaries.values()))
     names = [name for name in TABLE_METRICS if name in first["scores"][region]]
     # The same notation as `vbbench score`'s table, from the metric registry.
-    headers = {name: f"{name.upper()} {METRICS[name].display_unit}" for name in names}
+    headers = {name: METRICS[name].header for name in names}
     ordered = sorted(summaries, key=lambda model: summaries[model]["scores"][region]["mad"]["mean"])
     width = max(len(model) for model in ordered) + 2
+    column = max(17, *(len(header) + 2 for header in headers.values()))
     lines = [
         f"region: {region}; mean ± half-width of the 95% bootstrap CI",
-        "model".ljust(width) + "".join(headers[name].rjust(17) for name in names),
+        "model".ljust(width) + "".join(headers[name].rjust(column) for name in names),
     ]
     for model in ordered:
         cells = []
@@ -95,6 +98,7 @@ def ranking_table(summaries: dict[str, dict[str, Any]], region: str = "whole") -
             stats = summaries[model]["scores"][region][name]
             scale = summaries[model]["metrics"][name]["display_scale"]
             half = (stats["ci95"][1] - stats["ci95"][0]) / 2 * scale
-            cells.append(f"{stats['mean'] * scale:.2f}±{half:.2f}".rjust(17))
+            cells.append(f"{stats['mean'] * scale:.2f}±{half:.2f}".rjust(column))
         lines.append(model.ljust(width) + "".join(cells))
+    lines.append(units.NOTATION)
     return "\n".join(lines)

@@ -40,6 +40,7 @@ __all__ = [
     "BrowseError",
     "BusyError",
     "MANUAL_EXIT_CODE",
+    "listing",
 ]
 
 #: Exit code of a command when a dataset must first be downloaded by hand (the steps are printed).
@@ -54,9 +55,7 @@ class VbbenchError(Exception):
 
 
 class UsageError(VbbenchError, ValueError):
-    """Options that do not go together, or a value of the wrong form (exit code 2, like click)."""
-
-    exit_code = 2
+    """Options that do not go together, an unknown name, or a value of the wrong form."""
 
 
 class OutputError(VbbenchError):
@@ -127,3 +126,19 @@ class ResultError(VbbenchError, ValueError):
 
 class BrowseError(VbbenchError, ValueError):
     """Score runs or folders that cannot be browsed."""
+
+
+def listing(items: list[str], what: str, limit: int = 20) -> str:
+    """``"3 <what>:\\n  a\\n  b\\n  c"``, at most ``limit`` items then ``… and N more``: how every
+    error that names several files lists them.
+
+    Examples
+    --------
+    >>> print(listing(["a.png", "b.png"], "files cannot be read"))
+    2 files cannot be read:
+      a.png
+      b.png
+    """
+    shown = "\n  ".join(items[:limit])
+    more = f"\n  … and {len(items) - limit} more" if len(items) > limit else ""
+    return f"{len(items)} {what}:\n  {shown}{more}"

@@ -80,7 +80,9 @@ class Registry(Generic[T]):
             return self._entries[name]
         except KeyError:
             known = ", ".join(self._entries)
-            raise self.error(f"unknown {self.kind} {name!r}{did_you_mean(name, self._entries)} (known: {known})") from None
+            raise self.error(
+                f"unknown {self.kind} {name!r}{did_you_mean(name, self._entries)} (known: {known})"
+            ) from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

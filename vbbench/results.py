@@ -25,10 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from vbbench import __version__
+from vbbench.errors import ResultError, ScoreError
 from vbbench.io import atomic_write_text
-from vbbench.score import ScoreError, validate_summary
+from vbbench.summary import validate_summary
 
 __all__ = [
+    "add_result",
     "SCHEMA",
     "BENCHMARK_VERSION",
     "ResultError",
@@ -45,10 +47,6 @@ SCHEMA = "vbbench-result/1"
 #: split or variants). Results of another benchmark version are listed separately.
 BENCHMARK_VERSION = "1"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-class ResultError(ValueError):
-    """A results file that cannot be used; the message names the file and the field."""
 
 
 def make_result(
@@ -264,3 +262,60 @@ def load_results(root: str | os.PathLike) -> list[dict[str, Any]]:
     if not root.is_dir():
         raise ResultError(f"{root}: no such results folder")
     return [load_result(path) for path in sorted(root.rglob("*.json"))]
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as problem:
+        raise ResultError(f"{path}: cannot read the {what} ({problem.strerror or problem})") from None
+    except json.JSONDecodeError as problem:
+        raise ResultError(f"{path}: the {what} is not valid JSON ({problem})") from None
+
+
+def add_result(
+    summary_path: str | os.PathLike,
+    model: str,
+    results_dir: str | os.PathLike,
+    *,
+    meta: str | os.PathLike | None = None,
+    bench: str | os.PathLike | None = None,
+    date: str | None = None,
+) -> Path:
+    """``vbbench add-result``: a score summary plus model metadata as a results file.
+
+    Parameters
+    ----------
+    summary_path : path
+        ``summary.json`` written by ``vbbench score --dataset``.
+    model : str
+        Name on the board.
+    results_dir : path
+        Results folder (``<dataset>/<variant>/<model>.json`` inside).
+    meta : path, optional
+        ``model.json`` from ``vbbench predict``.
+    bench : path, optional
+        ``vbbench bench --json`` report (speed fields).
+    date : str, optional
+        ISO date of the run (default today, UTC).
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    from datetime import datetime, timezone
+
+    from vbbench.summary import load_summary
+
+    loaded = load_summary(summary_path)
+    if loaded.get("dataset") is None:
+        raise ResultError(
+            f"{summary_path}: scored with --gt, so it names no dataset; score with --dataset NAME --variant V"
+        )
+    metadata = _read_json(Path(meta), "model metadata") if meta else {}
+    metadata["name"] = model
+    if bench:
+        metadata.update(bench_fields(_read_json(Path(bench), "bench report"), bench))
+    day = date or datetime.now(timezone.utc).date().isoformat()
+    return write_result(make_result(loaded, metadata, day), results_dir)

@@ -16,7 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vbbench.models.registry import Runner
+from vbbench.errors import ModelError
+from vbbench.models.runner import Runner
 
 __all__ = ["STAGES", "benchmark", "call_frame", "format_report", "machine_description", "PAPER"]
 
@@ -99,7 +100,7 @@ def benchmark(runner: Runner, sizes: list[tuple[int, int]], frames: int = 60, wa
     reports = []
     for width, height in sizes:
         frame, background = call_frame(width, height)
-        times = {stage: [] for stage in STAGES}
+        times: dict[str, list[float]] = {stage: [] for stage in STAGES}
         with tempfile.TemporaryDirectory() as folder:
             writer = cv2.VideoWriter(
                 str(Path(folder) / "out.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 30, (width, height)
@@ -161,7 +162,7 @@ def composite_video(runner: Runner, video: Path, background: Path, out: Path, pr
 
     capture = cv2.VideoCapture(str(video))
     if not capture.isOpened():
-        raise ValueError(f"{video}: cannot be opened as a video")
+        raise ModelError(f"{video}: cannot be opened as a video")
     width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
     rate = capture.get(cv2.CAP_PROP_FPS) or 30.0
     scenery = cv2.resize(read_image(background), (width, height), interpolation=cv2.INTER_AREA)
@@ -185,6 +186,6 @@ def composite_video(runner: Runner, video: Path, background: Path, out: Path, pr
     writer.release()
     if frames == 0:
         partial.unlink(missing_ok=True)
-        raise ValueError(f"{video}: no frame could be decoded")
+        raise ModelError(f"{video}: no frame could be decoded")
     partial.replace(out)
     return {"frames": frames, "fps": frames / elapsed, "width": width, "height": height}

@@ -29,6 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vbbench.errors import ModelError
+from vbbench.models.runner import Runner
+
 __all__ = ["export_coreml", "EmulatedProgram", "coreml_runner", "EMULATED"]
 
 EMULATED = "CoreML int8 weights, emulated"
@@ -38,8 +41,6 @@ def _coremltools():
     try:
         import coremltools
     except ImportError:
-        from vbbench.models.registry import ModelError
-
         raise ModelError("Core ML export needs coremltools: pip install 'vbbench[coreml]' (coremltools==9.0)") from None
     return coremltools
 
@@ -206,7 +207,7 @@ class EmulatedProgram:
                 elif pad_type == "valid":
                     top = bottom = left = right = 0
                 else:
-                    raise ValueError(f"conv {op.name}: pad_type {pad_type!r} is not emulated")
+                    raise ModelError(f"conv {op.name}: pad_type {pad_type!r} is not emulated")
                 x = F.pad(get(op.x), (left, right, top, bottom))
                 bias = get(op.bias) if op.bias is not None else None
                 result = F.conv2d(
@@ -219,7 +220,7 @@ class EmulatedProgram:
                 )
             elif kind == "concat":
                 if op.interleave is not None and op.interleave.val:
-                    raise ValueError(f"concat {op.name}: interleave is not emulated")
+                    raise ModelError(f"concat {op.name}: interleave is not emulated")
                 result = torch.cat([get(v) for v in op.values], dim=int(op.axis.val))
             elif kind == "clip":
                 result = torch.clamp(get(op.x), float(op.alpha.val), float(op.beta.val))
@@ -234,7 +235,7 @@ class EmulatedProgram:
                 # MIL's default for half_pixel_centers is "not align_corners".
                 half_pixel = bool(op.half_pixel_centers.val) if op.half_pixel_centers is not None else not align_corners
                 if align_corners or not half_pixel:
-                    raise ValueError(f"upsample_bilinear {op.name}: only half-pixel centres are emulated")
+                    raise ModelError(f"upsample_bilinear {op.name}: only half-pixel centres are emulated")
                 result = F.interpolate(
                     get(op.x),
                     scale_factor=(float(op.scale_factor_height.val), float(op.scale_factor_width.val)),
@@ -242,7 +243,7 @@ class EmulatedProgram:
                     align_corners=False,
                 )
             else:
-                raise ValueError(f"{op.name}: MIL op {kind!r} is not emulated")
+                raise ModelError(f"{op.name}: MIL op {kind!r} is not emulated")
             values[op.outputs[0].name] = self._stored(op.outputs[0], result)
         return values[self.function.outputs[0].name]
 
@@ -268,8 +269,6 @@ def package_sha256(path: str | Path) -> str:
     path = Path(path)
     models = sorted(path.glob("Data/*/model.mlmodel"))
     if not models:
-        from vbbench.models.registry import ModelError
-
         raise ModelError(f"{path}: no Data/*/model.mlmodel inside; make the package with `vbbench export --to coreml`")
     digest = hashlib.sha256()
     for model_file in models:
@@ -285,12 +284,10 @@ def package_sha256(path: str | Path) -> str:
 
 
 def coreml_runner(path: str | Path, name: str = "reference-coreml-int8"):
-    """A :class:`vbbench.models.registry.Runner` for an int8 ``.mlpackage``: Core ML on macOS,
+    """A :class:`vbbench.models.runner.Runner` for an int8 ``.mlpackage``: Core ML on macOS,
     :class:`EmulatedProgram` elsewhere (its notes then say "CoreML int8 weights, emulated").
     ``weights_sha256`` is :func:`package_sha256`."""
     import torch
-
-    from vbbench.models.registry import ModelError, Runner
 
     path = Path(path)
     if not (path / "Manifest.json").is_file():
@@ -301,7 +298,7 @@ def coreml_runner(path: str | Path, name: str = "reference-coreml-int8"):
         ct = _coremltools()
         model = ct.models.MLModel(str(path))
 
-        def predict(batch: np.ndarray) -> np.ndarray:
+        def predict_native(batch: np.ndarray) -> np.ndarray:
             return np.concatenate(
                 [np.asarray(model.predict({emulated.input_name: image[None]})["alpha"]) for image in batch]
             ).reshape(len(batch), emulated.height, emulated.width)
@@ -313,7 +310,7 @@ def coreml_runner(path: str | Path, name: str = "reference-coreml-int8"):
             f"Core ML (coremltools {ct.__version__})",
             None,
             digest,
-            predict,
+            predict_native,
             "CoreML int8 weights",
         )
 

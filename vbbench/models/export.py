@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from vbbench.errors import ModelError
 from vbbench.io import atomic_write_bytes
 
-__all__ = ["export_onnx", "fold_batch_norm", "max_abs_difference", "cached_onnx", "OPSET"]
+__all__ = ["export_onnx", "export_weights", "fold_batch_norm", "max_abs_difference", "cached_onnx", "OPSET"]
 
 OPSET = 17
 TOLERANCE = 1e-4
@@ -104,7 +105,7 @@ def export_onnx(model, path: str | Path, width: int, height: int) -> Path:
     torch.onnx.export(
         folded,
         (example,),
-        buffer,
+        buffer,  # type: ignore[arg-type]  # torch accepts a file-like object; its stub says path
         opset_version=OPSET,
         input_names=["image"],
         output_names=["alpha"],
@@ -116,7 +117,7 @@ def export_onnx(model, path: str | Path, width: int, height: int) -> Path:
     difference = max_abs_difference(model, path, width, height)
     if difference >= TOLERANCE:
         path.unlink()
-        raise ValueError(f"{path}: ONNX Runtime differs from PyTorch by {difference:.2e} (≥ {TOLERANCE})")
+        raise ModelError(f"{path}: ONNX Runtime differs from PyTorch by {difference:.2e} (≥ {TOLERANCE})")
     return path
 
 
@@ -125,7 +126,7 @@ def max_abs_difference(model, path: str | Path, width: int, height: int, samples
     import onnxruntime as ort
     import torch
 
-    from vbbench.models.train import to_input
+    from vbbench.models.runner import to_input
     from vbbench.sample import render_portrait
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -142,9 +143,72 @@ def max_abs_difference(model, path: str | Path, width: int, height: int, samples
 
 def cached_onnx(model, width: int, height: int, weights_sha256: str) -> Path:
     """The ONNX export of the given weights at W×H, made once into ``$VBBENCH_HOME/models``."""
-    from vbbench.sources import vbbench_home
+    from vbbench.paths import models_cache_dir
 
-    path = Path(vbbench_home()) / "models" / f"reference-{weights_sha256[:12]}-{width}x{height}-folded.onnx"
+    path = models_cache_dir() / f"reference-{weights_sha256[:12]}-{width}x{height}-folded.onnx"
     if not path.exists():
         export_onnx(model, path, width, height)
     return path
+
+
+def export_weights(to: str, out: str | Path, width: int, height: int, int8: bool = False, weights=None) -> list[str]:
+    """``vbbench export``: the shipped (or given) U-Net weights as ONNX or an int8 Core ML package,
+    each checked against PyTorch; returns one line per file written.
+
+    Parameters
+    ----------
+    to : {"onnx", "coreml"}
+        Format.
+    out : path
+        Output file (``.onnx``) or package (``.mlpackage``).
+    width, height : int
+        Fixed input size.
+    int8 : bool
+        With ONNX, also write ``OUT-int8.onnx`` (static QDQ, per-channel weights, calibrated on 16
+        sample training images).
+    weights : path, optional
+        ``weights.pt`` from ``vbbench train`` (default: the shipped reference weights).
+    """
+    from vbbench.models.runner import to_input
+    from vbbench.models.train import sample_set
+    from vbbench.models.weights import load_unet, reference_model
+
+    if to not in ("onnx", "coreml"):
+        from vbbench.errors import UsageError
+
+        raise UsageError(f"--to {to}: choose onnx or coreml")
+    model = reference_model() if weights is None else load_unet(weights)
+    out = Path(out)
+    if to == "coreml":
+        import torch
+
+        from vbbench.models.coreml import EmulatedProgram, export_coreml
+
+        path = export_coreml(model, out, width, height)
+        program = EmulatedProgram(path)
+        batch = np.stack([to_input(image, width, height) for image in sample_set(3, seed=3).images])
+        with torch.no_grad():
+            difference = float((program(torch.from_numpy(batch)) - model(torch.from_numpy(batch))).abs().max())
+        return [
+            f"wrote {path} (ML program, {program.int8_weights} int8 weight tensors, input {width}x{height}); "
+            f"max |int8 emulated - PyTorch| = {difference:.2e}"
+        ]
+    from vbbench.models.unet import count_macs, count_parameters
+
+    path = export_onnx(model, out, width, height)
+    lines = [
+        f"wrote {path} (opset {OPSET}, input {width}x{height}, {count_parameters(model):,} parameters, "
+        f"{count_macs(model, width, height) / 1e6:.1f} M MACs per frame); "
+        f"max |ONNX Runtime - PyTorch| = {max_abs_difference(model, path, width, height):.2e}"
+    ]
+    if int8:
+        from vbbench.models.quantize import cached_onnx_int8
+
+        quantized = path.with_name(f"{path.stem}-int8.onnx")
+        quantized.unlink(missing_ok=True)  # a fresh export gets a fresh calibration
+        cached_onnx_int8(path, sample_set(16, seed=1).images, width, height)
+        lines.append(
+            f"wrote {quantized} (int8 QDQ, per-channel weights; "
+            f"max |int8 - PyTorch| = {max_abs_difference(model, quantized, width, height):.2e})"
+        )
+    return lines

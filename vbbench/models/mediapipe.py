@@ -33,7 +33,18 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MODELS_FILE", "catalogue", "extract_models", "model_file", "mediapipe_input", "mediapipe_runner"]
+from vbbench.errors import ModelError
+from vbbench.models.runner import Runner
+
+__all__ = [
+    "MODELS_FILE",
+    "catalogue",
+    "extract_models",
+    "model_file",
+    "mediapipe_input",
+    "mediapipe_runner",
+    "registered",
+]
 
 MODELS_FILE = Path(__file__).resolve().parent / "mediapipe_models.json"
 
@@ -45,9 +56,9 @@ def catalogue() -> dict:
 
 def cache_dir() -> Path:
     """Where the verified ``.tflite`` files are kept: ``$VBBENCH_HOME/mediapipe``."""
-    from vbbench.sources import vbbench_home
+    from vbbench.paths import vbbench_home
 
-    return Path(vbbench_home()) / "mediapipe"
+    return vbbench_home() / "mediapipe"
 
 
 def _sha256(data: bytes) -> str:
@@ -80,19 +91,19 @@ def extract_models(wheel: str | Path, destination: str | Path) -> dict[str, Path
     try:
         archive = zipfile.ZipFile(wheel)
     except (zipfile.BadZipFile, OSError) as problem:
-        raise ValueError(f"{wheel}: not a readable wheel ({problem})") from None
+        raise ModelError(f"{wheel}: not a readable wheel ({problem})") from None
     with archive:
         members = set(archive.namelist())
         for name, entry in catalogue()["models"].items():
             if entry["member"] not in members:
-                raise ValueError(
+                raise ModelError(
                     f"{wheel}: has no {entry['member']}; {catalogue()['package']} is the release "
                     "that ships the selfie segmentation models"
                 )
             data = archive.read(entry["member"])
             digest = _sha256(data)
             if digest != entry["sha256"]:
-                raise ValueError(
+                raise ModelError(
                     f"{wheel}: {entry['member']} has sha256 {digest}, expected {entry['sha256']} "
                     f"(recorded in {MODELS_FILE.name}); the wheel is not the recorded release"
                 )
@@ -124,7 +135,7 @@ def model_file(name: str, download: bool = True) -> Path:
     if path.exists() and _sha256(path.read_bytes()) == entry["sha256"]:
         return path
     if not download:
-        raise FileNotFoundError(f"{path}: not cached; run once with network access to PyPI")
+        raise ModelError(f"{path}: not cached; run once with network access to PyPI")
     with tempfile.TemporaryDirectory(prefix="vbbench-mediapipe-") as scratch:
         command = [
             sys.executable,
@@ -141,9 +152,7 @@ def model_file(name: str, download: bool = True) -> Path:
         result = subprocess.run(command, capture_output=True, text=True)
         wheels = sorted(Path(scratch).glob("mediapipe-*.whl"))
         if result.returncode != 0 or not wheels:
-            raise RuntimeError(
-                f"`{' '.join(command)}` failed (exit {result.returncode}): {result.stderr.strip()[-500:]}"
-            )
+            raise ModelError(f"`{' '.join(command)}` failed (exit {result.returncode}): {result.stderr.strip()[-500:]}")
         extract_models(wheels[0], cache_dir())
     return path
 
@@ -180,8 +189,8 @@ def mediapipe_input(image: np.ndarray, width: int, height: int) -> np.ndarray:
     import cv2
 
     source_height, source_width = image.shape[:2]
-    corners = np.float32([[0, source_height], [0, 0], [source_width, 0], [source_width, source_height]])
-    targets = np.float32([[0, height], [0, 0], [width, 0], [width, height]])
+    corners = np.array([[0, source_height], [0, 0], [source_width, 0], [source_width, source_height]], np.float32)
+    targets = np.array([[0, height], [0, 0], [width, 0], [width, height]], np.float32)
     projection = cv2.getPerspectiveTransform(corners, targets)
     rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     warped = cv2.warpPerspective(
@@ -191,7 +200,7 @@ def mediapipe_input(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def mediapipe_runner(name: str, threads: int = 2, path: str | Path | None = None):
-    """A :class:`vbbench.models.registry.Runner` for a MediaPipe selfie segmentation model.
+    """A :class:`vbbench.models.runner.Runner` for a MediaPipe selfie segmentation model.
 
     Parameters
     ----------
@@ -202,8 +211,6 @@ def mediapipe_runner(name: str, threads: int = 2, path: str | Path | None = None
     path : path, optional
         A ``.tflite`` file to use instead of the cached one (it is still sha256-checked).
     """
-    from vbbench.models.registry import ModelError, Runner
-
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
@@ -244,3 +251,8 @@ def mediapipe_runner(name: str, threads: int = 2, path: str | Path | None = None
         f"Google MediaPipe selfie segmentation from {catalogue()['package']}, input resized as MediaPipe's graph does",
         to_input=mediapipe_input,
     )
+
+
+def registered(spec, input_size: tuple[int, int], threads: int) -> Runner:
+    """The loader of the registered MediaPipe models (their input size is their own)."""
+    return mediapipe_runner(spec.name, threads)

@@ -17,8 +17,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vbbench.errors import ModelError
 from vbbench.io import MatteError, atomic_write_text, read_image, read_matte, write_png
-from vbbench.models.registry import Runner
+from vbbench.models.runner import Runner
 
 __all__ = ["predict_folder"]
 
@@ -58,11 +59,11 @@ def predict_folder(
     """
     from tqdm import tqdm
 
-    from vbbench.score import find_mattes
+    from vbbench.pairing import find_mattes
 
     images = find_mattes(images_dir)
     if not images:
-        raise ValueError(f"{images_dir}: no images found")
+        raise ModelError(f"{images_dir}: no images found")
     out_dir = Path(out_dir)
     todo = [(image_id, path) for image_id, path in images.items() if not _finished(out_dir / f"{image_id}.png")]
 

@@ -14,18 +14,20 @@ Example
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from vbbench.errors import ModelError
 from vbbench.io import atomic_write_bytes
 
 __all__ = ["quantize_onnx", "outward_range", "calibration_batches", "cached_onnx_int8"]
 
 
-def calibration_batches(images: list[np.ndarray], width: int, height: int) -> list[np.ndarray]:
+def calibration_batches(images: Sequence[np.ndarray], width: int, height: int) -> list[np.ndarray]:
     """BGR uint8 images → model inputs (1, 3, height, width) float32 RGB in [0, 1], one per image."""
-    from vbbench.models.train import to_input
+    from vbbench.models.runner import to_input
 
     return [to_input(image, width, height)[None] for image in images]
 
@@ -64,7 +66,7 @@ def quantize_onnx(float_path: str | Path, out_path: str | Path, calibration: lis
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     if not calibration:
-        raise ValueError(f"{float_path}: int8 calibration needs at least one image")
+        raise ModelError(f"{float_path}: int8 calibration needs at least one image")
     input_name = ort.InferenceSession(str(float_path), providers=["CPUExecutionProvider"]).get_inputs()[0].name
 
     class Reader(CalibrationDataReader):
@@ -140,7 +142,7 @@ def outward_range(lowest, highest) -> tuple[float, float]:
     return float(np.floor(low / RANGE_GRID) * RANGE_GRID), float(np.ceil(high / RANGE_GRID) * RANGE_GRID)
 
 
-def cached_onnx_int8(float_path: Path, calibration_images: list[np.ndarray], width: int, height: int) -> Path:
+def cached_onnx_int8(float_path: Path, calibration_images: Sequence[np.ndarray], width: int, height: int) -> Path:
     """The int8 model of ``float_path`` made once beside it as ``<stem>-int8.onnx``."""
     path = float_path.with_name(f"{float_path.stem}-int8.onnx")
     if not path.exists():

@@ -29,8 +29,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vbbench.errors import DatasetError, UsageError
 from vbbench.io import atomic_write_bytes, atomic_write_text, read_image, read_matte
 from vbbench.metrics import mad
+from vbbench.models.runner import to_input
 
 __all__ = [
     "TrainConfig",
@@ -126,20 +128,20 @@ def folder_set(images_dir: Path, alpha_dir: Path) -> TrainingSet:
 
     Raises
     ------
-    ValueError
+    UsageError
         If a matte has no image (naming the first few) or the folders share no id.
     """
-    from vbbench.score import find_mattes
+    from vbbench.pairing import find_mattes
 
     images, alphas = find_mattes(images_dir), find_mattes(alpha_dir)
     paired = sorted(set(images) & set(alphas))
     missing = sorted(set(alphas) - set(images))
     if missing:
-        raise ValueError(
+        raise UsageError(
             f"{images_dir}: {len(missing)} mattes in {alpha_dir} have no image (first: {', '.join(missing[:3])})"
         )
     if not paired:
-        raise ValueError(f"{images_dir} and {alpha_dir} share no image id")
+        raise UsageError(f"{images_dir} and {alpha_dir} share no image id")
     return _decoded_pairs(
         f"folders({images_dir}, {alpha_dir})", [images[i] for i in paired], [alphas[i] for i in paired]
     )
@@ -169,38 +171,28 @@ def prepared_set(
 
     Raises
     ------
-    FileNotFoundError
-        If the dataset was not prepared in ``data_dir`` (the message has the command to run).
-    ValueError
-        If the split holds no item.
+    DatasetError
+        If the dataset was not prepared in ``data_dir`` (the message has the command to run), or
+        the split holds no item.
 
     Examples
     --------
     >>> prepared_set("shen2016", "/nowhere")
     Traceback (most recent call last):
     ...
-    FileNotFoundError: /nowhere/shen2016 is not prepared: run `vbbench prepare shen2016 --data-dir /nowhere` first
+    vbbench.errors.DatasetError: shen2016 is not prepared in /nowhere: run `vbbench prepare shen2016 --data-dir /nowhere`
     """
-    from vbbench.prepare import dataset_root
-    from vbbench.sources import default_data_dir, get_dataset
-    from vbbench.split import read_split, split_sha256
-    from vbbench.verify import read_pairs
+    from vbbench.prepared import PreparedDataset
 
-    card = get_dataset(name)
-    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
-    root = dataset_root(card, data_dir)
-    if root is None or not (data_dir / name / "verify" / "pairs.csv").is_file():
-        raise FileNotFoundError(
-            f"{data_dir / name} is not prepared: run `vbbench prepare {name} --data-dir {data_dir}` first"
-        )
-    wanted = {row["id"] for row in read_split(card, data_dir) if row["split"] == split}
-    pairs = [pair for pair in read_pairs(data_dir, name) if pair["id"] in wanted]
+    prepared = PreparedDataset(name, data_dir)
+    root = prepared.require_data_root()
+    pairs = prepared.split_pairs(split)
     if not pairs:
-        raise ValueError(f"{name}: the {split} split of {data_dir / name} holds no item")
+        raise DatasetError(f"{name}: the {split} split of {prepared.root} holds no item")
     if limit is not None and len(pairs) > limit:
         pairs = [pairs[round(k * (len(pairs) - 1) / (limit - 1))] for k in range(limit)] if limit > 1 else pairs[:1]
-    label = f"{name}/{split}({len(pairs)} items, split sha256 {split_sha256(card, data_dir)[:12]})"
-    return _decoded_pairs(label, [root / pair["image"] for pair in pairs], [root / pair["matte"] for pair in pairs])
+    label = f"{name}/{split}({len(pairs)} items, split sha256 {prepared.split_sha256()[:12]})"
+    return _decoded_pairs(label, [root / pair.image for pair in pairs], [root / pair.matte for pair in pairs])
 
 
 def training_data(
@@ -220,28 +212,26 @@ def training_data(
 
     Raises
     ------
-    ValueError
+    vbbench.errors.VbbenchError
         For ``folders`` without both folders, an unknown dataset name (with a did-you-mean), or
         a dataset that is not prepared.
     """
-    from vbbench.sources import DatasetError
-
     if dataset == "sample":
         return sample_set(pool, seed=1), sample_set(VALIDATION_ITEMS, seed=2)
     if dataset == "folders":
         if images is None or alpha is None:
-            raise ValueError("--dataset folders needs --images DIR and --alpha DIR")
+            raise UsageError("--dataset folders needs --images DIR and --alpha DIR")
         return folder_set(images, alpha), sample_set(VALIDATION_ITEMS, seed=2)
     try:
         return (
             prepared_set(dataset, data_dir, "train"),
             prepared_set(dataset, data_dir, "test", limit=VALIDATION_ITEMS),
         )
-    except (DatasetError, FileNotFoundError) as problem:
+    except DatasetError as problem:
         message = str(problem)
-        if isinstance(problem, DatasetError) and message.startswith("unknown dataset"):
+        if message.startswith("unknown dataset"):
             message += "; or use 'folders' with --images DIR and --alpha DIR"
-        raise ValueError(message) from None
+        raise DatasetError(message) from None
 
 
 def _affine(
@@ -329,16 +319,10 @@ def resolve_device(device: str = "auto") -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(
+        raise UsageError(
             f"--device {device}: PyTorch sees no CUDA GPU here (torch {torch.__version__}); use cpu or auto"
         )
     return device
-
-
-def to_input(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """BGR uint8 image → float32 RGB CHW in [0, 1] at the network input size (area resize)."""
-    resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(resized[:, :, ::-1].transpose(2, 0, 1), dtype=np.float32) / 255.0
 
 
 def validate(model, validation: TrainingSet, config: TrainConfig, device: str = "cpu") -> float:

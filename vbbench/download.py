@@ -1,26 +1,17 @@
-"""Dataset cards, the dataset registry, downloads with resume, and safe archive import.
+"""Getting a dataset's files: resumable downloads, safe archive extraction, finding the data.
 
-Each dataset is declared as data in ``datasets/<name>/card.yaml`` (citation, licence, homepage,
-expected counts and resolution, pairing rule, split rule, download info, manual instructions) and
-read by one loader, :func:`load_card`, into a frozen :class:`DatasetCard`. :func:`get_dataset`
-finds a card by name with a did-you-mean error.
+* :func:`download` — urllib with HTTP Range resume and retries, then a SHA-256 check: pooch (1.8)
+  restarts an interrupted download from zero, and an AISegment-sized archive must resume.
+* :func:`safe_extract` — a zip extracted atomically, every entry checked first.
+* :func:`find_layout_root` — the folder under wrappers that holds a card's layout.
+* :func:`acquire` — in order: ``--from`` (archive or folder), the archive cache, a download.
 
-The cards live in the repository's top-level ``datasets/`` folder, found as
-``Path(__file__).resolve().parents[1] / "datasets"``: vbbench is used from a checkout installed
-with ``pip install -e .`` (CI does the same). ``$VBBENCH_DATASETS_DIR`` points elsewhere (tests use
-it for cards with small expected sizes).
-
-Downloads use :func:`download`, a small urllib downloader with HTTP Range resume: pooch (1.8)
-re-downloads from the start after an interruption, and an AISegment-sized archive (~ 2.5 GB)
-must resume. Archives land in ``$VBBENCH_HOME/archives`` (default ``pooch.os_cache("vbbench")``)
-only once their SHA-256 matches.
+Archives land in ``$VBBENCH_HOME/archives`` (:func:`vbbench.paths.archive_cache_dir`) only once
+their SHA-256 matches.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-import hashlib
 import os
 import shutil
 import stat
@@ -29,280 +20,23 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
+from vbbench.cards import DatasetCard
+from vbbench.errors import ArchiveError, ChecksumError, DatasetError, DownloadError, ManualDownloadRequired
+from vbbench.io import file_sha256
+from vbbench.paths import archive_cache_dir
 
 __all__ = [
-    "CARD_SCHEMA",
-    "DatasetCard",
-    "DatasetError",
-    "DownloadError",
-    "ChecksumError",
-    "ArchiveError",
-    "ManualDownloadRequired",
-    "MANUAL_EXIT_CODE",
-    "datasets_dir",
-    "vbbench_home",
-    "archive_cache_dir",
-    "default_data_dir",
-    "load_card",
-    "list_datasets",
-    "get_dataset",
-    "file_sha256",
     "download",
     "safe_extract",
     "find_layout_root",
     "cached_archive",
+    "manual_instructions",
     "acquire",
 ]
 
-CARD_SCHEMA = "vbbench-card/1"
-#: Exit code of ``vbbench prepare`` when a dataset must be downloaded by hand first.
-MANUAL_EXIT_CODE = 3
-_CHUNK_BYTES = 1 << 20  # 1 MiB read/write and hashing chunks
-
-
-class DatasetError(ValueError):
-    """A dataset name, card or source that cannot be used; the message says what to do."""
-
-
-class DownloadError(DatasetError):
-    """A download failed after all retries."""
-
-
-class ChecksumError(DatasetError):
-    """A file's SHA-256 differs from the expected one."""
-
-
-class ArchiveError(DatasetError):
-    """An archive is corrupt, truncated, or holds an unsafe entry."""
-
-
-class ManualDownloadRequired(DatasetError):
-    """The dataset's data is not at hand; the message holds the exact manual steps."""
-
-
-@dataclass(frozen=True)
-class DatasetCard:
-    """One dataset's card (``datasets/<name>/card.yaml``), see ``docs/datasets.md``.
-
-    Attributes
-    ----------
-    name, title, revision, citation, licence, homepage : str
-        Identity and provenance.
-    layout : str
-        Pairing rules to apply: ``"shen2016"``, ``"aisegment"`` or ``"sample"``.
-    expected_pairs : int or None
-        Valid image–matte pairs the full set holds (a mismatch is a defect).
-    expected_width_px, expected_height_px : int or None
-        Frame size every image and matte should have (a mismatch is a defect).
-    pairing : str
-        The pairing rule in words.
-    split : dict
-        ``rule`` (``"folders"`` or ``"group-hash"``) and its parameters.
-    url, sha256, filename : str or None
-        Direct download where known (none is known publicly for the real sets).
-    manual : str
-        Exact steps to get the data by hand.
-    generate : dict
-        Generator arguments (``sample`` only).
-    card_dir : Path
-        Folder of the card (split lists of committed sets sit beside it).
-    """
-
-    name: str
-    title: str
-    revision: str
-    citation: str
-    licence: str
-    homepage: str
-    layout: str
-    expected_pairs: int | None
-    expected_width_px: int | None
-    expected_height_px: int | None
-    pairing: str
-    split: dict
-    url: str | None
-    sha256: str | None
-    filename: str | None
-    manual: str
-    generate: dict
-    card_dir: Path
-
-    def replace(self, **changes: Any) -> DatasetCard:
-        """A copy with some fields changed (tests shrink the expected size and counts).
-
-        Examples
-        --------
-        >>> get_dataset("shen2016").replace(expected_pairs=4).expected_pairs
-        4
-        """
-        return dataclasses.replace(self, **changes)
-
-
-_LAYOUTS = ("shen2016", "aisegment", "sample")
-
-
-def datasets_dir() -> Path:
-    """The folder of dataset cards: ``$VBBENCH_DATASETS_DIR``, the checkout's ``datasets/``, or the
-    copy an installed wheel carries (package ``vbbench_datasets``)."""
-    override = os.environ.get("VBBENCH_DATASETS_DIR")
-    if override:
-        return Path(override)
-    checkout = Path(__file__).resolve().parents[1] / "datasets"
-    if checkout.is_dir():
-        return checkout
-    import vbbench_datasets  # a namespace package: the cards folder itself, no __init__.py
-
-    return Path(next(iter(vbbench_datasets.__path__)))
-
-
-def vbbench_home() -> Path:
-    """``$VBBENCH_HOME``, default the user cache folder ``pooch.os_cache("vbbench")``."""
-    override = os.environ.get("VBBENCH_HOME")
-    if override:
-        return Path(override)
-    import pooch
-
-    return Path(pooch.os_cache("vbbench"))
-
-
-def archive_cache_dir() -> Path:
-    """Where verified archives are kept: ``$VBBENCH_HOME/archives``."""
-    return vbbench_home() / "archives"
-
-
-def default_data_dir() -> Path:
-    """Where prepared datasets live by default: ``$VBBENCH_HOME/data``."""
-    return vbbench_home() / "data"
-
-
-def load_card(path: str | os.PathLike) -> DatasetCard:
-    """Read and check one ``card.yaml``.
-
-    Parameters
-    ----------
-    path : path
-        The YAML file.
-
-    Returns
-    -------
-    DatasetCard
-
-    Raises
-    ------
-    DatasetError
-        If the file is unreadable or a field is missing or of the wrong type; names the field.
-
-    Examples
-    --------
-    >>> load_card(datasets_dir() / "shen2016" / "card.yaml").expected_pairs
-    2000
-    """
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as problem:
-        raise DatasetError(f"{path}: cannot read the dataset card ({problem})") from None
-    if not isinstance(raw, dict) or raw.get("schema") != CARD_SCHEMA:
-        raise DatasetError(f"{path}: not a dataset card (expected 'schema: {CARD_SCHEMA}')")
-
-    def field(key: str, kind: type | tuple, default: Any = ...) -> Any:
-        value = raw.get(key, default)
-        if value is ...:
-            raise DatasetError(f"{path}: the card lacks '{key}'")
-        if value is not None and not isinstance(value, kind):
-            raise DatasetError(f"{path}: '{key}' should be {kind}, not {type(value).__name__}")
-        return value
-
-    download = field("download", dict, {}) or {}
-    layout = field("layout", str)
-    if layout not in _LAYOUTS:
-        raise DatasetError(f"{path}: layout '{layout}' is not one of {', '.join(_LAYOUTS)}")
-    split = field("split", dict)
-    if split.get("rule") not in ("folders", "group-hash"):
-        raise DatasetError(f"{path}: split rule should be 'folders' or 'group-hash'")
-    return DatasetCard(
-        name=field("name", str),
-        title=field("title", str),
-        revision=str(field("revision", (str, int))),
-        citation=field("citation", str).strip(),
-        licence=field("licence", str),
-        homepage=field("homepage", str),
-        layout=layout,
-        expected_pairs=field("expected_pairs", int, None),
-        expected_width_px=field("expected_width_px", int, None),
-        expected_height_px=field("expected_height_px", int, None),
-        pairing=field("pairing", str, "").strip(),
-        split=split,
-        url=download.get("url"),
-        sha256=download.get("sha256"),
-        filename=download.get("filename"),
-        manual=field("manual", str, "").strip(),
-        generate=field("generate", dict, {}) or {},
-        card_dir=path.parent,
-    )
-
-
-def list_datasets() -> list[str]:
-    """Names of the declared datasets, sorted.
-
-    Examples
-    --------
-    >>> list_datasets()
-    ['aisegment', 'sample', 'shen2016']
-    """
-    root = datasets_dir()
-    return sorted(card.parent.name for card in root.glob("*/card.yaml"))
-
-
-def get_dataset(name: str) -> DatasetCard:
-    """The card of dataset ``name``.
-
-    Raises
-    ------
-    DatasetError
-        For an unknown name, with the closest known name and the full list.
-
-    Examples
-    --------
-    >>> get_dataset("aisegment").layout
-    'aisegment'
-    >>> get_dataset("shen2061")
-    Traceback (most recent call last):
-    ...
-    vbbench.sources.DatasetError: unknown dataset 'shen2061'; did you mean 'shen2016'? (known: aisegment, sample, shen2016)
-    """
-    known = list_datasets()
-    if name not in known:
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise DatasetError(f"unknown dataset '{name}'{hint} (known: {', '.join(known)})")
-    card = load_card(datasets_dir() / name / "card.yaml")
-    if card.name != name:
-        raise DatasetError(f"{card.card_dir / 'card.yaml'}: name '{card.name}' differs from its folder '{name}'")
-    return card
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "f"; _ = path.write_bytes(b"abc")
-    >>> file_sha256(path)[:16]
-    'ba7816bf8f01cfea'
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while chunk := stream.read(_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
-
+_CHUNK_BYTES = 1 << 20  # 1 MiB read/write chunks
 
 # ---- download ------------------------------------------------------------------------------
 
@@ -502,16 +236,13 @@ def safe_extract(archive: str | os.PathLike, target: str | os.PathLike, progress
     return target
 
 
-_LAYOUT_MARKERS = {
-    "shen2016": ("training", "testing"),
-    "aisegment": ("clip_img", "matting"),
-    "sample": ("images", "alpha"),
-}
+def find_layout_root(folder: str | os.PathLike, card: DatasetCard, max_depth: int = 3) -> Path:
+    """The folder under ``folder`` that holds the card's marker folders side by side.
 
-
-def find_layout_root(folder: str | os.PathLike, layout: str, max_depth: int = 3) -> Path:
-    """The folder under ``folder`` that holds the layout's top folders (archives often add one
-    or two wrapping folders). A ``matting_human_half`` copy is never chosen.
+    Archives wrap the data in one or more folders (``PortraitMatting/``,
+    ``matting_human_datasets/``); the shallowest folder holding every marker wins. A folder
+    named like the card's ``duplicate_tree`` (AISegment's ``matting_human_half``) is chosen only
+    when it is the only tree: beside a real tree it is the Kaggle archive's second copy.
 
     Raises
     ------
@@ -519,21 +250,22 @@ def find_layout_root(folder: str | os.PathLike, layout: str, max_depth: int = 3)
         If no such folder exists within ``max_depth`` levels.
     """
     folder = Path(folder)
-    markers = _LAYOUT_MARKERS[layout]
+    markers = card.layout.markers
     frontier = [folder]
     for _ in range(max_depth + 1):
-        for candidate in frontier:
-            if all((candidate / marker).is_dir() for marker in markers):
-                return candidate
+        found = [candidate for candidate in frontier if all((candidate / marker).is_dir() for marker in markers)]
+        primary = [candidate for candidate in found if candidate.name != card.layout.duplicate_tree]
+        if primary or found:
+            return (primary or found)[0]
         frontier = sorted(
             child
             for parent in frontier
             for child in parent.iterdir()
-            if child.is_dir() and child.name != "matting_human_half" and not child.name.startswith(".")
+            if child.is_dir() and not child.name.startswith(".")
         )
     raise DatasetError(
         f"{folder}: no folder holding {' and '.join(m + '/' for m in markers)} found "
-        f"(searched {max_depth} levels); is this the {layout} data?"
+        f"(searched {max_depth} levels); is this the {card.name} data?"
     )
 
 
@@ -586,15 +318,17 @@ def acquire(
     if source is not None:
         source = Path(source)
         if source.is_dir():
-            return find_layout_root(source, card.layout)
+            return find_layout_root(source, card)
         if not source.is_file():
             raise DatasetError(f"--from {source}: no such file or folder")
         archive = source
     elif raw_dir.is_dir():
-        return find_layout_root(raw_dir, card.layout)
+        return find_layout_root(raw_dir, card)
     else:
-        archive = cached_archive(card)
-        if archive is None:
+        cached = cached_archive(card)
+        if cached is not None:
+            archive = cached
+        else:
             url, sha256 = _source_override(card, url, sha256)
             if url is None:
                 raise ManualDownloadRequired(manual_instructions(card))
@@ -604,4 +338,4 @@ def acquire(
     if raw_dir.is_dir():
         shutil.rmtree(raw_dir)  # an explicit --from replaces an earlier import
     safe_extract(archive, raw_dir, progress=progress)
-    return find_layout_root(raw_dir, card.layout)
+    return find_layout_root(raw_dir, card)

@@ -1,0 +1,113 @@
+"""The tables in ``docs/`` that list declarations, generated from the declarations themselves.
+
+Metrics, variants, models and datasets are declared once (:data:`vbbench.metrics.METRICS`,
+:data:`vbbench.variants.VARIANTS`, :data:`vbbench.models.registry.MODELS`, the dataset cards).
+Their tables in the documentation sit between ``<!-- generated: NAME -->`` and
+``<!-- end generated -->`` and are rewritten by ``python scripts/render_docs.py``; a test fails
+when a table is stale, so the docs never drift from the code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["TABLES", "render_tables", "update_file"]
+
+
+def _markdown(header: list[str], rows: list[list[str]]) -> str:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def metrics_table() -> str:
+    from vbbench import units
+    from vbbench.metrics import METRICS
+
+    rows = [[f"`{s.name}`", s.definition, s.raw_unit, s.header, s.border, s.reference] for s in METRICS.values()]
+    table = _markdown(["metric", "definition", "raw unit", "tables show", "border", "reference"], rows)
+    return table + "\n\n" + units.NOTATION
+
+
+def variants_table() -> str:
+    from vbbench.variants import VARIANTS
+
+    rows = [[f"`{s.name}`", s.title, s.geometry, "16:9" if s.landscape else "source"] for s in VARIANTS.values()]
+    return _markdown(["variant", "what a call sees", "geometry", "frame"], rows)
+
+
+def models_table() -> str:
+    from vbbench.models.registry import MODELS
+
+    rows = [
+        [
+            f"`{s.name}`",
+            s.notes,
+            f"`{s.extra}`",
+            f"{s.fixed_input[0]}×{s.fixed_input[1]}" if s.fixed_input else "--input",
+        ]
+        for s in MODELS.values()
+    ]
+    return _markdown(["model", "what it is", "extra", "input"], rows)
+
+
+def datasets_table() -> str:
+    from vbbench.cards import get_dataset, list_datasets
+
+    rows = []
+    for name in list_datasets():
+        card = get_dataset(name)
+        size = f"{card.expected_width_px}×{card.expected_height_px}" if card.expected_width_px else "any"
+        pairs = f"{card.expected_pairs:,}" if card.expected_pairs else "—"
+        rule = (
+            "authors' folders" if card.split.rule == "folders" else f"group hash, {card.split.test_fraction:.0%} test"
+        )
+        rows.append([f"`{name}`", card.title, pairs, size, card.licence, rule])
+    return _markdown(["card", "set", "pairs", "size (px)", "licence", "split rule"], rows)
+
+
+TABLES: dict[str, Callable[[], str]] = {
+    "metrics": metrics_table,
+    "variants": variants_table,
+    "models": models_table,
+    "datasets": datasets_table,
+}
+
+_BLOCK = re.compile(r"(<!-- generated: (\w+) -->\n)(.*?)(<!-- end generated -->)", re.DOTALL)
+
+
+def render_tables(text: str) -> str:
+    """``text`` with every generated block rewritten from the declarations.
+
+    Examples
+    --------
+    >>> out = render_tables("<!-- generated: variants -->\\nold\\n<!-- end generated -->")
+    >>> out.splitlines()[1]
+    '| variant | what a call sees | geometry | frame |'
+    """
+
+    def replace(match: re.Match) -> str:
+        name = match[2]
+        if name not in TABLES:
+            raise KeyError(f"unknown generated table {name!r} (known: {', '.join(TABLES)})")
+        return f"{match[1]}{TABLES[name]()}\n{match[4]}"
+
+    return _BLOCK.sub(replace, text)
+
+
+def update_file(path: str | Path, write: bool = True) -> bool:
+    """Rewrite the generated blocks of one file; return whether it changed (with ``write=False``,
+    whether it is stale)."""
+    from vbbench.io import atomic_write_text
+
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    rendered = render_tables(text)
+    if rendered != text and write:
+        atomic_write_text(path, rendered)
+    return rendered != text
