@@ -1,5 +1,5 @@
-"""Shared fixtures. The reference material in ../shared (metric spec, conformance cases) sits
-beside the checkout, in CI too."""
+"""Shared fixtures. The public conformance cases (reference values of the metrics) are vendored in
+tests/data/conformance, so the suite runs from a bare clone."""
 
 from __future__ import annotations
 
@@ -12,15 +12,14 @@ import yaml
 from _archives import HEIGHT_PX, WIDTH_PX
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-CONFORMANCE = SHARED / "conformance"
+CONFORMANCE = Path(__file__).resolve().parent / "data" / "conformance"
 
 
 @pytest.fixture(scope="session")
 def conformance_cases():
     expected = CONFORMANCE / "expected.json"
     if not expected.exists():
-        pytest.fail(f"{expected} is missing: the shared reference data must sit beside the checkout")
+        pytest.fail(f"{expected} is missing: the vendored conformance cases belong in tests/data/conformance")
     return json.loads(expected.read_text())
 
 
@@ -28,7 +27,7 @@ def conformance_cases():
 def small_cards(tmp_path, monkeypatch):
     """Cards for tiny test images (the real layouts, expected sizes of the `_archives` builders), and
     an empty $VBBENCH_HOME."""
-    from vbbench.sources import datasets_dir
+    from vbbench.paths import datasets_dir
 
     cards = tmp_path / "cards"
     shutil.copytree(datasets_dir(), cards)
