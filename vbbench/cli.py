@@ -294,8 +294,11 @@ def sample_command(
     interrupted run resumes. The images are synthetic: scores on them say nothing about real
     portraits (see docs/sample.md).
     """
+    from vbbench.guards import check_outputs
     from vbbench.sample import SIMULATED_MODELS, generate_sample
 
+    if not out_dir.exists() or out_dir.is_dir():  # generate_sample names an OUT_DIR that is a file
+        check_outputs(folders={"OUT_DIR": out_dir})
     root = generate_sample(out_dir, count=count, seed=seed, width=width, height=height, workers=_workers(workers))
     typer.echo(
         f"wrote {count} portraits ({width}×{height} px) and {len(SIMULATED_MODELS)} simulated models' "
@@ -345,8 +348,10 @@ def prepare(
     from vbbench import prepare as preparing
     from vbbench.cards import get_dataset
     from vbbench.errors import MANUAL_EXIT_CODE
+    from vbbench.guards import check_outputs
 
     root = _data_dir(data_dir)
+    check_outputs(folders={"--data-dir": root})
     explain: list = []
     if datasets:
         names = list(dict.fromkeys(datasets))
@@ -416,8 +421,10 @@ def verify(
     Fails (naming the files) if any file changed, went missing or was added since the first
     verification; with --strict, also when defects are found.
     """
+    from vbbench.guards import check_outputs
     from vbbench.prepare import run_verify
 
+    check_outputs(folders={"--data-dir": _data_dir(data_dir)})
     report = run_verify(name, _data_dir(data_dir), strict=strict, workers=_workers(workers), progress=not quiet)
     typer.echo(
         f"{name}: {report.usable} usable pairs of {report.pairs}, {report.errors} defects, "

@@ -248,9 +248,11 @@ def validate_result(document: Any, where: str | os.PathLike) -> dict[str, Any]:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", document["date"]):
         raise ResultError(f"{where}: field 'date' must be an ISO date YYYY-MM-DD, found {document['date']!r}")
     try:
-        parse_date(document["date"], f"{where}: field 'date'")
-    except ResultError as problem:
-        raise ResultError(str(problem)) from None
+        datetime.date.fromisoformat(document["date"])
+    except ValueError as problem:
+        raise ResultError(
+            f"{where}: field 'date' must be a date that exists, found {document['date']!r} ({problem})"
+        ) from None
     for dotted in ("dataset.name", "dataset.variant", "model.name"):
         if not _NAME.match(_require(document, dotted, str, where)):
             raise ResultError(f"{where}: field '{dotted}' must be a plain name (letters, digits, . _ -)")

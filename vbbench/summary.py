@@ -286,7 +286,9 @@ def _check_stats(stats: dict[str, Any], field: str, where: str, value_range: tup
     if not low <= high:
         raise _fail(where, f"{field}.ci95", f"must be ordered [low, high], found {interval!r}")
     if not low - slack <= stats["mean"] <= high + slack:
-        raise _fail(where, f"{field}.mean", f"{stats['mean']!r} lies outside its own 95% interval {interval!r}")
+        raise _fail(
+            where, f"{field}.mean", f"must lie inside its own 95% interval {interval!r}, found {stats['mean']!r}"
+        )
 
 
 def format_table(summary: dict[str, Any]) -> str:
