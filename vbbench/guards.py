@@ -44,6 +44,11 @@ def _present(paths: Mapping[str, PathLike | None] | None) -> dict[str, Path]:
     return {label: Path(path) for label, path in (paths or {}).items() if path is not None}
 
 
+def _shown(path: Path) -> str:
+    """The path as the user gave it, absolute, with ``..`` folded (links not resolved)."""
+    return os.path.abspath(path)
+
+
 def _nearest_existing(path: Path) -> Path:
     for candidate in (path, *path.parents):
         if candidate.exists():
@@ -65,7 +70,7 @@ def check_writable(path: PathLike, label: str = "--out", *, is_file: bool = Fals
     ...
     vbbench.errors.OutputError: --out .../notes.txt/scores cannot be created: .../notes.txt is a file, not a folder
     """
-    target = Path(path).absolute()
+    target = Path(os.path.abspath(path))  # ".." folded, so the walk up is the one the user means
     if is_file and target.is_dir():
         raise OutputError(f"{label} {target} is a folder; give the path of a file")
     folder = target.parent if is_file else target
@@ -121,10 +126,10 @@ def check_apart(
             else:
                 continue
             raise OutputError(
-                f"{label} {output.absolute()} {relation} {source_label} {source}: outputs would be mixed with the "
+                f"{label} {_shown(output)} {relation} {source_label} {source}: outputs would be mixed with the "
                 f"inputs (and read as inputs on the next run); choose an {label} outside it"
                 if relation != "is"
-                else f"{label} {output.absolute()} is {source_label} {source}: the outputs would overwrite the "
+                else f"{label} {_shown(output)} is {source_label} {source}: the outputs would overwrite the "
                 f"inputs; choose another {label}"
             )
     for label, output in _present(files).items():
@@ -132,12 +137,12 @@ def check_apart(
         for source_label, source in sources.items():
             if resolved == source:
                 raise OutputError(
-                    f"{label} {output.absolute()} is {source_label} {source}: the output would overwrite the "
+                    f"{label} {_shown(output)} is {source_label} {source}: the output would overwrite the "
                     f"input; choose another {label}"
                 )
             if _inside(resolved, source):
                 raise OutputError(
-                    f"{label} {output.absolute()} lies inside {source_label} {source}: the output would be mixed "
+                    f"{label} {_shown(output)} lies inside {source_label} {source}: the output would be mixed "
                     f"with the inputs; choose an {label} outside it"
                 )
 

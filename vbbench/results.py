@@ -218,7 +218,7 @@ def bench_fields(report: Any, where: str | os.PathLike) -> dict[str, Any]:
     }
 
 
-def _require(document: dict, dotted: str, kind, where: Path) -> Any:
+def _require(document: dict, dotted: str, kind, where: str | os.PathLike) -> Any:
     value: Any = document
     for part in dotted.split("."):
         if not isinstance(value, dict) or part not in value:

@@ -330,8 +330,8 @@ def score_directories(
             "matte_channel": matte_channel,
             "trimap_unknown": trimap_unknown,
         }
-        regions = {"whole", "unknown"} if trimap_dir is not None else {"whole"}
-        saved = Checkpoint(Path(checkpoint), fingerprint, lambda key, rows: _valid_rows(key, rows, names, regions))
+        expected = {"whole", "unknown"} if trimap_dir is not None else {"whole"}
+        saved = Checkpoint(Path(checkpoint), fingerprint, lambda key, rows: _valid_rows(key, rows, names, expected))
     earlier = {task.image_id: saved.finished(task.image_id, task.inputs()) for task in tasks} if saved else {}
     pending = [task for task in tasks if earlier.get(task.image_id) is None]
 
