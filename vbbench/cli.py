@@ -161,6 +161,17 @@ def score(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no table.")] = False,
+    matte_channel: Annotated[
+        str,
+        typer.Option(
+            "--matte-channel",
+            help="Which plane of a prediction is its matte: auto (refuses a fully opaque alpha over other "
+            "colour), alpha, or gray (equal colour channels).",
+        ),
+    ] = "auto",
+    trimap_unknown: Annotated[
+        int, typer.Option("--trimap-unknown", min=1, max=254, help="Trimap value of the unknown band.")
+    ] = 128,
 ) -> None:
     """Score predicted mattes against ground truth.
 
@@ -171,6 +182,8 @@ def score(
     prints a table in display units.
     """
     from vbbench import score as scoring
+    from vbbench.guards import check_outputs
+    from vbbench.locks import FolderLock
     from vbbench.metrics import Conventions
     from vbbench.summary import format_table
 
@@ -191,21 +204,30 @@ def score(
     assert gt is not None
     names = [name.strip() for name in metrics.split(",") if name.strip()] if metrics else None
     out_dir = out if out is not None else pred_dir.parent / f"{pred_dir.resolve().name}-scores"
-    result = scoring.score_directories(
-        pred_dir,
-        gt,
-        trimap,
-        metrics=names,
-        workers=_workers(workers),
-        resize=resize,
-        error_maps_dir=out_dir / "error_maps" if error_maps else None,
-        scheduler=scheduler,
-        dataset=provenance,
-        progress=not quiet,
-        conventions=conventions,
-        checkpoint=out_dir / "per_image.partial.jsonl",
+    error_dir = out_dir / "error_maps" if error_maps else None
+    given = "" if dataset is None else f" of --dataset {dataset}"
+    check_outputs(
+        folders={"--out": out_dir, "--error-maps folder": error_dir},
+        inputs={"PRED_DIR": pred_dir, f"the ground truth{given}": gt, f"the trimaps{given}": trimap},
     )
-    csv_path, json_path = scoring.write_outputs(result, out_dir)
+    with FolderLock(out_dir):  # a second run into the same --out stops with "in use by PID N"
+        result = scoring.score_directories(
+            pred_dir,
+            gt,
+            trimap,
+            metrics=names,
+            workers=_workers(workers),
+            resize=resize,
+            error_maps_dir=error_dir,
+            scheduler=scheduler,
+            dataset=provenance,
+            progress=not quiet,
+            conventions=conventions,
+            checkpoint=out_dir / "per_image.partial.jsonl",
+            matte_channel=matte_channel,
+            trimap_unknown=trimap_unknown,
+        )
+        csv_path, json_path = scoring.write_outputs(result, out_dir)
     if not quiet:
         typer.echo(format_table(result.summary))
     typer.echo(f"wrote {csv_path} and {json_path}")
@@ -244,7 +266,9 @@ def demo(
     **per_image.csv** and **summary.json** to OUT/scores/MODEL, then prints the ranking.
     """
     from vbbench.demo import ranking_table, run_demo
+    from vbbench.guards import check_outputs
 
+    check_outputs(folders={"--out": out})
     summaries = run_demo(out, count, seed, _workers(workers))
     for region in next(iter(summaries.values()))["scores"]:
         typer.echo(ranking_table(summaries, region) + "\n")
@@ -270,8 +294,11 @@ def sample_command(
     interrupted run resumes. The images are synthetic: scores on them say nothing about real
     portraits (see docs/sample.md).
     """
+    from vbbench.guards import check_outputs
     from vbbench.sample import SIMULATED_MODELS, generate_sample
 
+    if not out_dir.exists() or out_dir.is_dir():  # generate_sample names an OUT_DIR that is a file
+        check_outputs(folders={"OUT_DIR": out_dir})
     root = generate_sample(out_dir, count=count, seed=seed, width=width, height=height, workers=_workers(workers))
     typer.echo(
         f"wrote {count} portraits ({width}×{height} px) and {len(SIMULATED_MODELS)} simulated models' "
@@ -321,8 +348,10 @@ def prepare(
     from vbbench import prepare as preparing
     from vbbench.cards import get_dataset
     from vbbench.errors import MANUAL_EXIT_CODE
+    from vbbench.guards import check_outputs
 
     root = _data_dir(data_dir)
+    check_outputs(folders={"--data-dir": root})
     explain: list = []
     if datasets:
         names = list(dict.fromkeys(datasets))
@@ -392,8 +421,10 @@ def verify(
     Fails (naming the files) if any file changed, went missing or was added since the first
     verification; with --strict, also when defects are found.
     """
+    from vbbench.guards import check_outputs
     from vbbench.prepare import run_verify
 
+    check_outputs(folders={"--data-dir": _data_dir(data_dir)})
     report = run_verify(name, _data_dir(data_dir), strict=strict, workers=_workers(workers), progress=not quiet)
     typer.echo(
         f"{name}: {report.usable} usable pairs of {report.pairs}, {report.errors} defects, "
@@ -457,8 +488,13 @@ def train(
     Sobel gradient. Validation MAD on 16 items of the dataset's test split (16 rendered portraits
     for 'sample' and 'folders'); it is only watched, never used to pick weights.
     """
+    from vbbench.guards import check_outputs
     from vbbench.models import train as training
 
+    check_outputs(
+        folders={"--out": out},
+        inputs={"--images": images, "--alpha": alpha, "--then-images": then_images, "--then-alpha": then_alpha},
+    )
     width, height = _size(input_size)
     device = training.resolve_device(device)
     data, validation = training.training_data(dataset, data_dir=data_dir, images=images, alpha=alpha, pool=pool)
@@ -500,8 +536,10 @@ def export(
     ] = False,
 ) -> None:
     """Export the shipped reference weights (extra `model`), checked against PyTorch (max |Δ| < 1e-4)."""
+    from vbbench.guards import check_outputs
     from vbbench.models.export import export_weights
 
+    check_outputs(files={"--out": out})
     for line in export_weights(to, out, *_size(input_size), int8=int8):
         typer.echo(line)
 
@@ -519,6 +557,8 @@ def predict(
     threads: Threads = 2,
 ) -> None:
     """Predict mattes with a model, ready for `vbbench score`; resumable."""
+    from vbbench.guards import check_outputs
+    from vbbench.locks import FolderLock
     from vbbench.models.predict import predict_folder
     from vbbench.models.registry import load_runner
 
@@ -532,8 +572,12 @@ def predict(
         images = prepared_files(PreparedDataset(dataset, data_dir), variant).images
         landscape = VARIANTS[variant].landscape  # a 16:9 call frame is seen at the model's 16:9 input
     assert images is not None
-    runner = load_runner(model, _size(input_size, landscape), threads)
-    result = predict_folder(runner, images, out, batch, threads)
+    check_outputs(
+        folders={"--out": out}, inputs={"--images" if dataset is None else f"the images of --dataset {dataset}": images}
+    )
+    with FolderLock(out):
+        runner = load_runner(model, _size(input_size, landscape), threads)
+        result = predict_folder(runner, images, out, batch, threads)
     typer.echo(
         f"predicted {result['predicted']} images, kept {result['skipped']} finished ones "
         f"({runner.name}, input {runner.input_width}x{runner.input_height}); wrote {out}"
@@ -667,6 +711,7 @@ def leaderboard(
     """Regenerate the leaderboards from results files, deterministically (CI runs --check)."""
     from vbbench import leaderboard as boards
     from vbbench.errors import ResultError
+    from vbbench.guards import check_outputs
 
     if check:
         stale = boards.check(results, out)
@@ -674,6 +719,9 @@ def leaderboard(
             raise ResultError("stale leaderboard outputs (run `vbbench leaderboard`): " + ", ".join(stale))
         typer.echo(f"leaderboards in {out} are up to date with {results}")
         return
+    # Only writability: the board's files are never *.json, so they cannot mix with the results
+    # (and --out holds --results by default).
+    check_outputs(files={f"--out file {name}": out / name for name in boards.OUTPUT_NAMES})
     for path in boards.build(results, out):
         typer.echo(f"wrote {path}")
 
@@ -696,11 +744,25 @@ def add_result(
     results: Annotated[Path, typer.Option("--results", help="Results folder to add to.")] = Path(
         "leaderboards/results"
     ),
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Replace this model's existing result; what is not given again (its speed, its metadata) is kept.",
+        ),
+    ] = False,
 ) -> None:
-    """Turn a score summary into a leaderboard results file (then run `vbbench leaderboard`)."""
+    """Turn a score summary into a leaderboard results file (then run `vbbench leaderboard`).
+
+    An existing result of the same model, dataset and variant is never overwritten without
+    --replace.
+    """
+    from vbbench.guards import check_outputs
     from vbbench.results import add_result as adding
 
-    typer.echo(f"wrote {adding(summary, model, results, meta=meta, bench=bench, date=date)}")
+    check_outputs(folders={"--results": results}, inputs={"SUMMARY": summary, "--meta": meta, "--bench": bench})
+    written = adding(summary, model, results, meta=meta, bench=bench, date=date, replace=replace)
+    typer.echo(f"wrote {written}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ __all__ = [
     "summarize",
     "load_summary",
     "validate_summary",
+    "is_number",
     "format_table",
 ]
 
@@ -157,29 +158,137 @@ def load_summary(path: str | os.PathLike) -> dict[str, Any]:
     return validate_summary(summary, str(path))
 
 
+def is_number(value: Any) -> bool:
+    """A finite real number: int or float, never a bool (JSON ``true`` is no score).
+
+    Examples
+    --------
+    >>> is_number(0.5), is_number(True), is_number(float("nan")), is_number("1")
+    (True, False, False, False)
+    """
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _fail(where: str, field: str, problem: str) -> ScoreError:
+    return ScoreError(f"{where}: field '{field}' {problem}")
+
+
 def validate_summary(summary: Any, where: str, prefix: str = "") -> dict[str, Any]:
-    """Check a summary's schema and fields; errors read ``<where>: field '<prefix><field>' …``."""
+    """Check a summary as data, not only as shape; errors read ``<where>: field '<prefix><field>' …``.
+
+    Beyond the fields being present with the right types, every statistic must be a finite real
+    number (``true`` is not one) inside its metric's :attr:`~vbbench.metrics.MetricSpec.value_range`
+    (an error is never negative), ``ci95`` an ordered pair holding the mean, ``n`` a positive
+    count, metric names and conventions known, and ``reference_conventions`` true exactly when
+    every convention is the reference one. Hand-edited numbers that break none of these (a whole
+    row halved) are caught only by scoring again: :func:`vbbench.leaderboard.check` takes a
+    re-scoring hook for that.
+
+    Raises
+    ------
+    ScoreError
+        Naming ``where`` and the first field that is wrong.
+    """
+    from vbbench.metrics.conventions import CHOICES
+
     if not isinstance(summary, dict) or summary.get("schema") != SCHEMA:
         found = summary.get("schema") if isinstance(summary, dict) else type(summary).__name__
         raise ScoreError(f"{where}: field '{prefix}schema' must be {SCHEMA!r}, found {found!r}")
     for key in ("vbbench_version", "created", "options", "conventions", "counts", "metrics", "regions", "scores"):
         if key not in summary:
             raise ScoreError(f"{where}: field '{prefix}{key}' is missing")
+    for key in ("options", "conventions", "counts", "metrics", "regions", "scores"):
+        if not isinstance(summary[key], dict):
+            raise _fail(where, prefix + key, f"must be an object, found {type(summary[key]).__name__}")
+    for key in ("vbbench_version", "created"):
+        if not isinstance(summary[key], str):
+            raise _fail(where, prefix + key, f"must be a string, found {type(summary[key]).__name__}")
+    dataset = summary.get("dataset")
+    if dataset is not None:
+        if not isinstance(dataset, dict):
+            raise _fail(
+                where, prefix + "dataset", f"must be null or an object with 'name' and 'variant', found {dataset!r}"
+            )
+        for key in ("name", "variant"):
+            if not isinstance(dataset.get(key), str) or not dataset[key]:
+                raise _fail(
+                    where, f"{prefix}dataset.{key}", "is missing or not a string; score with --dataset NAME --variant V"
+                )
+    for name, count in summary["counts"].items():
+        if not _count(count):
+            raise _fail(where, f"{prefix}counts.{name}", f"must be a non-negative integer, found {count!r}")
+    conventions = summary["conventions"]
+    for name, value in conventions.items():
+        if name not in CHOICES:
+            raise _fail(where, f"{prefix}conventions.{name}", f"is not a convention ({', '.join(CHOICES)})")
+        if value not in CHOICES[name]:
+            raise _fail(
+                where, f"{prefix}conventions.{name}", f"must be one of {', '.join(CHOICES[name])}, found {value!r}"
+            )
+    reference = all(conventions.get(name, getattr(REFERENCE, name)) == getattr(REFERENCE, name) for name in CHOICES)
+    if "reference_conventions" in summary and summary["reference_conventions"] is not reference:
+        raise _fail(
+            where,
+            prefix + "reference_conventions",
+            f"must be {str(reference).lower()}: the conventions {'are' if reference else 'are not'} the reference ones",
+        )
+    if not summary["scores"]:
+        raise _fail(where, prefix + "scores", "holds no region")
     for region, by_metric in summary["scores"].items():
+        if not isinstance(by_metric, dict) or not by_metric:
+            raise _fail(where, f"{prefix}scores.{region}", f"must be an object of metrics, found {by_metric!r}")
+        if region not in summary["regions"]:
+            raise _fail(where, f"{prefix}regions.{region}", "is missing")
         for name, stats in by_metric.items():
-            for key in ("n", "mean", "median", "ci95"):
-                field_name = f"{prefix}scores.{region}.{name}.{key}"
-                if key not in stats:
-                    raise ScoreError(f"{where}: field '{field_name}' is missing")
-                value = stats[key]
-                if key == "ci95" and (not isinstance(value, list) or len(value) != 2):
-                    raise ScoreError(f"{where}: field '{field_name}' must be a [low, high] pair")
-                numbers = value if key == "ci95" else [value]
-                if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in numbers):
-                    raise ScoreError(f"{where}: field '{field_name}' must be a finite number")
+            field = f"{prefix}scores.{region}.{name}"
+            if name not in METRICS:
+                raise _fail(where, field, f"is not a known metric ({', '.join(METRICS)})")
             if name not in summary["metrics"]:
                 raise ScoreError(f"{where}: field '{prefix}metrics.{name}' is missing")
+            if not isinstance(stats, dict):
+                raise _fail(where, field, f"must be an object (n, mean, median, ci95), found {stats!r}")
+            _check_stats(stats, field, where, METRICS[name].value_range)
     return summary
+
+
+def _check_stats(stats: dict[str, Any], field: str, where: str, value_range: tuple[float, float]) -> None:
+    for key in ("n", "mean", "median", "ci95"):
+        if key not in stats:
+            raise _fail(where, f"{field}.{key}", "is missing")
+    if not _count(stats["n"]) or stats["n"] < 1:
+        raise _fail(where, f"{field}.n", f"must be a positive number of images, found {stats['n']!r}")
+    interval = stats["ci95"]
+    if not isinstance(interval, list) or len(interval) != 2:
+        raise _fail(where, f"{field}.ci95", "must be a [low, high] pair")
+    low_bound, high_bound = value_range
+    values = {"mean": stats["mean"], "median": stats["median"], "ci95": interval}
+    if "std" in stats:
+        values["std"] = stats["std"]
+    for key, value in values.items():
+        for number in value if key == "ci95" else [value]:
+            if not is_number(number):
+                raise _fail(where, f"{field}.{key}", f"must be a finite number, found {number!r}")
+            if key == "std":
+                if number < 0:
+                    raise _fail(where, f"{field}.std", f"must be ≥ 0, found {number!r}")
+            elif not low_bound <= number <= high_bound:
+                raise _fail(
+                    where,
+                    f"{field}.{key}",
+                    f"must lie in [{low_bound:g}, {high_bound:g}] (the metric's range), found {number!r}",
+                )
+    low, high = interval
+    slack = 1e-9 * max(abs(low), abs(high)) + 1e-15
+    if not low <= high:
+        raise _fail(where, f"{field}.ci95", f"must be ordered [low, high], found {interval!r}")
+    if not low - slack <= stats["mean"] <= high + slack:
+        raise _fail(
+            where, f"{field}.mean", f"must lie inside its own 95% interval {interval!r}, found {stats['mean']!r}"
+        )
 
 
 def format_table(summary: dict[str, Any]) -> str:

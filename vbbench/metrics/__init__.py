@@ -6,7 +6,11 @@ Every function takes a predicted matte ``pred`` and a ground-truth matte ``gt`` 
 default). Inputs may be
 
 * ``uint8`` codes ``v`` (alpha = v / 255), ``uint16`` codes (alpha = v / 65535), or
-* floating-point alpha in [0, 1] (not clamped), or ``bool`` masks.
+* floating-point alpha in [0, 1] (not clamped; floats outside it are refused, so ``0 … 255``
+  floats are never read as alpha), or ``bool`` masks,
+
+of shape (H, W), (H, W, 1), three equal channels or with the matte in a last alpha channel — the
+same rule as for files (:func:`~vbbench.metrics.alpha.matte_plane`).
 
 Integer inputs are compared against the Conn thresholds in exact integer arithmetic. Float inputs
 are compared with a 1e-9 tolerance, which cannot misclassify any 8- or 16-bit code (their distance
@@ -33,7 +37,16 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from vbbench.metrics.alpha import FLOAT_THRESHOLD_TOLERANCE, EmptyRegionError, check_pair, threshold_levels, to_alpha
+from vbbench.metrics.alpha import (
+    FLOAT_RANGE_TOLERANCE,
+    FLOAT_THRESHOLD_TOLERANCE,
+    MATTE_CHANNELS,
+    EmptyRegionError,
+    check_pair,
+    matte_plane,
+    threshold_levels,
+    to_alpha,
+)
 from vbbench.metrics.conn import conn_lower_levels
 from vbbench.metrics.conventions import REFERENCE, Conventions
 from vbbench.metrics.filters import SOBEL_KERNEL, dim_gradient_kernels, sobel_gradient
@@ -45,6 +58,9 @@ __all__ = [
     "MetricSpec",
     "EmptyRegionError",
     "FLOAT_THRESHOLD_TOLERANCE",
+    "FLOAT_RANGE_TOLERANCE",
+    "MATTE_CHANNELS",
+    "matte_plane",
     "to_alpha",
     "threshold_levels",
     "mad",
@@ -67,6 +83,7 @@ __all__ = [
 
 
 def _metric(name: str, pred, gt, region, conventions: Conventions | None = None) -> float:
+    pred, gt = matte_plane(pred, where="pred"), matte_plane(gt, where="gt")
     check_pair(pred, gt, region)
     return METRICS[name].compute(PairMaps(pred, gt, conventions or REFERENCE), region)
 
@@ -105,6 +122,7 @@ def evaluate(
     regions = {"whole": None} if regions is None else regions
     names = list(METRICS) if metrics is None else list(metrics)
     METRICS.check(names)
+    pred, gt = matte_plane(pred, where="pred"), matte_plane(gt, where="gt")
     for region in regions.values():
         check_pair(pred, gt, region)
     pair = PairMaps(pred, gt, conventions or REFERENCE)
