@@ -99,8 +99,10 @@ def test_registry_suggests_names_and_explains_missing_baselines(tmp_path):
     with pytest.raises(registry.ModelError) as nothing_close:
         registry.load_runner("xyz")
     assert str(nothing_close.value) == (
-        "unknown model 'xyz' (known: reference, reference-onnx, reference-onnx-int8, reference-coreml-int8, "
-        "mediapipe-general, mediapipe-landscape); or a path to an .onnx file or .mlpackage"
+        "unknown model 'xyz'; --model takes a registered name (reference, reference-onnx, reference-onnx-int8, "
+        "reference-coreml-int8, mediapipe-general, mediapipe-landscape), a model card FILE.yaml, a Python callable "
+        "module:function or file.py:function, a Core ML package PATH.mlpackage, a checkpoint of vbbench train "
+        "(weights.pt or its run folder), an ONNX file PATH.onnx or a TFLite file PATH.tflite (docs/models.md)"
     )
     with pytest.raises(registry.ModelError, match="mine.onnx: no such ONNX file"):
         registry.load_runner(str(tmp_path / "mine.onnx"))

@@ -100,11 +100,24 @@ def _model_help() -> str:
 
 
 Variant = Annotated[str, typer.Option("--variant", help=_variant_help())]
-Model = Annotated[str, typer.Option("--model", help=_model_help())]
+Model = Annotated[str | None, typer.Option("--model", help=_model_help())]
+ModelConfig = Annotated[
+    Path | None,
+    typer.Option(
+        "--model-config",
+        help="A model card (YAML: path, input_size, layout, channels, scale, mean, std, output, activation, state…; "
+        "docs/models.md) for an ONNX or TFLite file.",
+    ),
+]
 
 
 def _workers(workers: int | None) -> int:
     return workers or os.cpu_count() or 1
+
+
+def _input(text: str | None) -> tuple[int, int] | None:
+    """``--input`` as given, or None to let the model choose (its own, its card's or the default)."""
+    return None if text is None else _size(text)
 
 
 def _size(text: str | None, landscape: bool = False) -> tuple[int, int]:
@@ -498,18 +511,25 @@ def export(
             help="Also write OUT-int8.onnx: static QDQ per-channel int8, calibrated on 16 sample training images.",
         ),
     ] = False,
+    weights: Annotated[
+        Path | None,
+        typer.Option(
+            "--weights", help="weights.pt of `vbbench train`, or its run folder (default: the shipped weights)."
+        ),
+    ] = None,
 ) -> None:
-    """Export the shipped reference weights (extra `model`), checked against PyTorch (max |Δ| < 1e-4)."""
+    """Export the shipped or your trained U-Net weights (extra `model`), checked against PyTorch (max |Δ| < 1e-4)."""
     from vbbench.models.export import export_weights
 
-    for line in export_weights(to, out, *_size(input_size), int8=int8):
+    for line in export_weights(to, out, *_size(input_size), int8=int8, weights=weights):
         typer.echo(line)
 
 
 @app.command()
 def predict(
-    model: Model,
     out: Annotated[Path, typer.Option("--out", help="Folder for <id>.png mattes and model.json.")],
+    model: Model = None,
+    model_config: ModelConfig = None,
     images: Annotated[Path | None, typer.Option("--images", help="Folder of images to predict.")] = None,
     dataset: Dataset = None,
     variant: Variant = "original",
@@ -518,7 +538,11 @@ def predict(
     batch: Annotated[int, typer.Option("--batch", min=1, help="Images per model call.")] = 8,
     threads: Threads = 2,
 ) -> None:
-    """Predict mattes with a model, ready for `vbbench score`; resumable."""
+    """Predict mattes with a model, ready for `vbbench score`; resumable.
+
+    A recurrent model's state is reset for every image directly in the folder and for every
+    first-level subfolder (a clip, frames in name order).
+    """
     from vbbench.models.predict import predict_folder
     from vbbench.models.registry import load_runner
 
@@ -532,11 +556,12 @@ def predict(
         images = prepared_files(PreparedDataset(dataset, data_dir), variant).images
         landscape = VARIANTS[variant].landscape  # a 16:9 call frame is seen at the model's 16:9 input
     assert images is not None
-    runner = load_runner(model, _size(input_size, landscape), threads)
+    runner = load_runner(model, _input(input_size), threads, landscape=landscape, config=model_config)
     result = predict_folder(runner, images, out, batch, threads)
+    clips = f", {result['clips']} clips with the state reset at each" if result["clips"] is not None else ""
     typer.echo(
         f"predicted {result['predicted']} images, kept {result['skipped']} finished ones "
-        f"({runner.name}, input {runner.input_width}x{runner.input_height}); wrote {out}"
+        f"({runner.name}, input {runner.input_label}{clips}); wrote {out}"
     )
 
 

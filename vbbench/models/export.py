@@ -167,7 +167,8 @@ def export_weights(to: str, out: str | Path, width: int, height: int, int8: bool
         With ONNX, also write ``OUT-int8.onnx`` (static QDQ, per-channel weights, calibrated on 16
         sample training images).
     weights : path, optional
-        ``weights.pt`` from ``vbbench train`` (default: the shipped reference weights).
+        ``weights.pt`` from ``vbbench train`` (its ``record.json`` beside it gives the
+        architecture), or the run folder holding it; default: the shipped reference weights.
     """
     from vbbench.models.runner import to_input
     from vbbench.models.train import sample_set
@@ -177,6 +178,8 @@ def export_weights(to: str, out: str | Path, width: int, height: int, int8: bool
         from vbbench.errors import UsageError
 
         raise UsageError(f"--to {to}: choose onnx or coreml")
+    if weights is not None and Path(weights).is_dir():  # a run folder of `vbbench train`
+        weights = Path(weights) / "weights.pt"
     model = reference_model() if weights is None else load_unet(weights)
     out = Path(out)
     if to == "coreml":
