@@ -43,20 +43,23 @@ def _finished(path: Path) -> bool:
 
 
 def clips(image_ids: list[str]) -> list[list[str]]:
-    """Image ids grouped as a recurrent model sees them: one clip per first-level subfolder
-    (frames in name order), one clip per image directly in the folder.
+    """Image ids grouped as a recurrent model sees them: one clip per first-level subfolder, its
+    frames in :func:`vbbench.models.video.frame_order` (the order ``composite`` reads a clip
+    folder in), and one clip per image directly in the folder.
 
     Examples
     --------
-    >>> clips(["b/0002", "a", "b/0001", "c/x/1", "c/0001"])
-    [['a'], ['b/0001', 'b/0002'], ['c/0001', 'c/x/1']]
+    >>> clips(["b/10", "a", "b/2", "c/x/1", "c/0001"])
+    [['a'], ['b/2', 'b/10'], ['c/0001', 'c/x/1']]
     """
-    ordered = sorted(image_ids)
-    grouped: list[list[str]] = []
-    for folder, group in groupby(ordered, key=lambda image_id: image_id.split("/", 1)[0] if "/" in image_id else None):
-        members = list(group)
-        grouped.extend([[member] for member in members] if folder is None else [members])
-    return grouped
+    from vbbench.models.video import frame_order
+
+    folders: dict[str | None, list[str]] = {}
+    for image_id in image_ids:
+        folders.setdefault(image_id.split("/", 1)[0] if "/" in image_id else None, []).append(image_id)
+    grouped = [[image_id] for image_id in folders.pop(None, [])]
+    grouped += [sorted(members, key=frame_order) for members in folders.values()]
+    return sorted(grouped, key=lambda clip: frame_order(clip[0]))
 
 
 def predict_folder(
