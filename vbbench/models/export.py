@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -101,17 +102,22 @@ def export_onnx(model, path: str | Path, width: int, height: int) -> Path:
     folded = fold_batch_norm(model)
     buffer = io.BytesIO()
     example = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0))
-    # The batch axis stays dynamic (predict runs batches); height and width are fixed.
-    torch.onnx.export(
-        folded,
-        (example,),
-        buffer,  # type: ignore[arg-type]  # torch accepts a file-like object; its stub says path
-        opset_version=OPSET,
-        input_names=["image"],
-        output_names=["alpha"],
-        dynamic_axes={"image": {0: "batch"}, "alpha": {0: "batch"}},
-        dynamo=False,
-    )
+    # The batch axis stays dynamic (predict runs batches); height and width are fixed. The
+    # exporter's deprecation and tracer warnings are about itself, not this model (the U-Net's
+    # only Python branch is its input-size check), and the file is checked against PyTorch below:
+    # they would only clutter the first `predict` or `composite` that makes the export.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            folded,
+            (example,),
+            buffer,  # type: ignore[arg-type]  # torch accepts a file-like object; its stub says path
+            opset_version=OPSET,
+            input_names=["image"],
+            output_names=["alpha"],
+            dynamic_axes={"image": {0: "batch"}, "alpha": {0: "batch"}},
+            dynamo=False,
+        )
     path = Path(path)
     atomic_write_bytes(path, buffer.getvalue())
     difference = max_abs_difference(model, path, width, height)
