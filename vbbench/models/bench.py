@@ -168,9 +168,12 @@ def format_report(runner: Runner, reports: list[dict]) -> str:
         )
     else:
         lines.append("frames: " + ", ".join(sorted({report["source"] for report in reports})) + " (decoded)")
+    threads = (
+        "the model and encode" if reports and reports[0]["source"] == "synthetic" else "decode, the model and encode"
+    )
     lines.append(
-        "FPS: frames / wall time, first frame to closed file; decode, the model and encode run on their own "
-        "threads and overlap; CPU ms: process CPU time per frame, all threads"
+        f"FPS: frames / wall time, first frame to closed file; {threads} run on their own threads and overlap; "
+        "CPU ms: process CPU time per frame, all threads"
     )
     lines.append(f"for comparison, {PAPER}")
     return "\n".join(lines)

@@ -9,7 +9,8 @@ Per frame (:meth:`Pipeline.process`), timed per stage:
     :attr:`Runner.predict` on the one frame.
 ``resize_back``
     alpha quantized to uint8 at the model's size (``round(255·α)``), then bilinear up to the
-    frame in uint8 (fixed-point SIMD): within 1.21 codes of ``255 ×`` the float bilinear matte.
+    frame in uint8 (fixed-point SIMD): within 1.22 codes of ``255 ×`` the float bilinear matte
+    (measured by ``benchmarks/bench_pipeline.py``).
 ``composite``
     :func:`~vbbench.models.pixels.blend` over the fitted background, or over the frame's own
     background blurred (``--blur``).
@@ -210,7 +211,7 @@ class _BufferPool:
     """Reusable output frames: the writer hands each back once it has converted it (a fresh 6 MB
     array per 1080p frame pays its page faults, several ms under load)."""
 
-    def __init__(self, shape):
+    def __init__(self, shape: tuple[int, int, int]) -> None:
         self.shape = shape
         self._free: queue.SimpleQueue = queue.SimpleQueue()
 

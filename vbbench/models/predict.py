@@ -9,10 +9,11 @@ size, runtime, weights sha256) for the leaderboard.
 
 Recurrent models (:attr:`Runner.recurrent`) see images as clips: the images directly in the
 folder are one clip each (the state is reset before every image), and each first-level
-subfolder is one clip whose images are frames in name order, the state carried from frame to
-frame and reset at the start of the next subfolder. A clip with any unfinished frame is run again
-from its first frame, so a resumed run writes the same mattes as an uninterrupted one; finished
-frames are not rewritten.
+subfolder is one clip whose images are frames in name order (digits compared as numbers, the
+order ``composite`` reads a clip folder in), the state carried from frame to frame and reset at
+the start of the next subfolder. A clip with any unfinished frame is run again from its first
+frame, so a resumed run writes the same mattes as an uninterrupted one; finished frames are not
+rewritten.
 """
 
 from __future__ import annotations
