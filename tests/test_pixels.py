@@ -91,3 +91,20 @@ def test_bgr_to_i420_matches_swscale_within_a_code_or_two():
     checker = np.zeros((4, 4, 3), np.uint8)
     checker[0::2, 0::2] = (0, 0, 255)  # chroma from the 2×2 mean (119), not the top-left pixel
     assert abs(int(bgr_to_i420(checker)[4, 0]) - 119) <= 1
+
+
+def test_mediapipe_input_warps_first_and_swaps_channels_after_with_the_same_bits():
+    """The warp treats channels alike, so swapping BGR→RGB on the small tensor equals swapping the frame first."""
+    from vbbench.models.mediapipe import mediapipe_input
+
+    rng = np.random.default_rng(0)
+    for height, width in ((1080, 1920), (800, 600), (101, 77)):
+        image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        corners = np.float32([[0, height], [0, 0], [width, 0], [width, height]])
+        for size in ((256, 144), (256, 256)):
+            targets = np.float32([[0, size[1]], [0, 0], [size[0], 0], [size[0], size[1]]])
+            projection = cv2.getPerspectiveTransform(corners, targets)
+            warped = cv2.warpPerspective(rgb, projection, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            expected = np.ascontiguousarray(warped.transpose(2, 0, 1), dtype=np.float32) / 255.0
+            np.testing.assert_array_equal(mediapipe_input(image, *size), expected)
