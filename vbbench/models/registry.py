@@ -321,16 +321,9 @@ def load_runner(
             raise ModelError(
                 f"{config}: {model} is a registered model; a model card describes a file, drop --model-config"
             )
-        spec = MODELS[model]
-        if spec.fixed_input and input_size and input_size != spec.fixed_input:
-            import warnings
-
-            width, height = spec.fixed_input
-            warnings.warn(
-                f"{model} has a fixed input {width}x{height}; --input {input_size[0]}x{input_size[1]} does not apply",
-                stacklevel=2,
-            )
-        return spec.load(input_size or ((256, 144) if landscape else (256, 256)), threads)
+        # A registered model with a fixed input takes it whatever --input says (as it always has:
+        # scripts pass one size for every baseline).
+        return MODELS[model].load(input_size or ((256, 144) if landscape else (256, 256)), threads)
     if kind.name == "card":
         raise ModelError(f"{model}: give a model card with --model-config, not as the model of another card")
     unused = sorted(card.given - kind.card_keys)
