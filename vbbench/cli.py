@@ -100,11 +100,24 @@ def _model_help() -> str:
 
 
 Variant = Annotated[str, typer.Option("--variant", help=_variant_help())]
-Model = Annotated[str, typer.Option("--model", help=_model_help())]
+Model = Annotated[str | None, typer.Option("--model", help=_model_help())]
+ModelConfig = Annotated[
+    Path | None,
+    typer.Option(
+        "--model-config",
+        help="A model card (YAML: path, input_size, layout, channels, scale, mean, std, output, activation, state…; "
+        "docs/models.md) for an ONNX or TFLite file.",
+    ),
+]
 
 
 def _workers(workers: int | None) -> int:
     return workers or os.cpu_count() or 1
+
+
+def _input(text: str | None) -> tuple[int, int] | None:
+    """``--input`` as given, or None to let the model choose (its own, its card's or the default)."""
+    return None if text is None else _size(text)
 
 
 def _size(text: str | None, landscape: bool = False) -> tuple[int, int]:
@@ -534,20 +547,27 @@ def export(
             help="Also write OUT-int8.onnx: static QDQ per-channel int8, calibrated on 16 sample training images.",
         ),
     ] = False,
+    weights: Annotated[
+        Path | None,
+        typer.Option(
+            "--weights", help="weights.pt of `vbbench train`, or its run folder (default: the shipped weights)."
+        ),
+    ] = None,
 ) -> None:
-    """Export the shipped reference weights (extra `model`), checked against PyTorch (max |Δ| < 1e-4)."""
+    """Export the shipped or your trained U-Net weights (extra `model`), checked against PyTorch (max |Δ| < 1e-4)."""
     from vbbench.guards import check_outputs
     from vbbench.models.export import export_weights
 
-    check_outputs(files={"--out": out})
-    for line in export_weights(to, out, *_size(input_size), int8=int8):
+    check_outputs(files={"--out": out}, inputs={"--weights": weights} if weights is not None else None)
+    for line in export_weights(to, out, *_size(input_size), int8=int8, weights=weights):
         typer.echo(line)
 
 
 @app.command()
 def predict(
-    model: Model,
     out: Annotated[Path, typer.Option("--out", help="Folder for <id>.png mattes and model.json.")],
+    model: Model = None,
+    model_config: ModelConfig = None,
     images: Annotated[Path | None, typer.Option("--images", help="Folder of images to predict.")] = None,
     dataset: Dataset = None,
     variant: Variant = "original",
@@ -556,7 +576,11 @@ def predict(
     batch: Annotated[int, typer.Option("--batch", min=1, help="Images per model call.")] = 8,
     threads: Threads = 2,
 ) -> None:
-    """Predict mattes with a model, ready for `vbbench score`; resumable."""
+    """Predict mattes with a model, ready for `vbbench score`; resumable.
+
+    A recurrent model's state is reset for every image directly in the folder and for every
+    first-level subfolder (a clip, frames in name order).
+    """
     from vbbench.guards import check_outputs
     from vbbench.locks import FolderLock
     from vbbench.models.predict import predict_folder
@@ -576,34 +600,67 @@ def predict(
         folders={"--out": out}, inputs={"--images" if dataset is None else f"the images of --dataset {dataset}": images}
     )
     with FolderLock(out):
-        runner = load_runner(model, _size(input_size, landscape), threads)
+        runner = load_runner(model, _input(input_size), threads, landscape=landscape, config=model_config)
         result = predict_folder(runner, images, out, batch, threads)
+    clips = f", {result['clips']} clips with the state reset at each" if result["clips"] is not None else ""
     typer.echo(
         f"predicted {result['predicted']} images, kept {result['skipped']} finished ones "
-        f"({runner.name}, input {runner.input_width}x{runner.input_height}); wrote {out}"
+        f"({runner.name}, input {runner.input_label}{clips}); wrote {out}"
     )
 
 
 @app.command()
 def bench(
-    model: Model = "reference-onnx",
+    model: Model = None,
+    model_config: ModelConfig = None,
+    video: Annotated[
+        Path | None,
+        typer.Option("--video", help="Time a real video file or clip folder: decode, the pipeline, H.264 encode."),
+    ] = None,
     sizes: Annotated[
-        str, typer.Option("--sizes", help="Comma-separated frame sizes WxH.")
-    ] = "640x360,1280x720,1920x1080",
+        str | None,
+        typer.Option("--sizes", help="Comma-separated synthetic frame sizes WxH (default 640x360,1280x720,1920x1080)."),
+    ] = None,
     input_size: InputSize = None,
-    frames: Annotated[int, typer.Option("--frames", min=1, help="Timed frames per size.")] = 60,
+    frames: Annotated[
+        int | None, typer.Option("--frames", min=1, help="Timed frames per size (default 60; --video: all).")
+    ] = None,
     threads: Threads = 2,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the numbers as JSON.")] = None,
 ) -> None:
-    """Frames per second of the virtual-background pipeline, per stage (the seed's Table 2, here)."""
+    """Frames per second of the virtual-background pipeline, p50/p95 ms per stage (the seed paper's Table 2, here).
+
+    With --video, the real file is decoded and run as `vbbench composite` runs it; without, one
+    static synthetic call frame per size stands in for the camera, and the output says so.
+    Default model: reference-onnx.
+    """
     import json
 
     from vbbench.io import atomic_write_text
-    from vbbench.models.bench import benchmark, format_report, machine_description
+    from vbbench.models.bench import bench_video, benchmark, format_report, machine_description
     from vbbench.models.registry import load_runner
 
-    runner = load_runner(model, _size(input_size, landscape=True), threads)
-    reports = benchmark(runner, [_size(size) for size in sizes.split(",")], frames)
+    if video is not None and sizes is not None:
+        raise UsageError("--sizes is for synthetic frames; --video runs at the video's own size")
+    from vbbench.guards import check_outputs
+
+    check_outputs(files={"--json": json_out}, inputs={"--video": video})
+    if video is not None:
+        from vbbench.models.video import open_video
+
+        source = open_video(video)  # a bad video fails before the model loads
+        landscape = source.width > source.height
+    else:
+        landscape = True
+    if model is None and model_config is None:
+        model = "reference-onnx"
+    runner = load_runner(model, _input(input_size), threads, landscape=landscape, config=model_config)
+    if video is not None:
+        reports = [bench_video(runner, video, frames)]
+    else:
+        reports = benchmark(
+            runner, [_size(size) for size in (sizes or "640x360,1280x720,1920x1080").split(",")], frames or 60
+        )
     machine = machine_description(threads)
     typer.echo(format_report(runner, reports))
     typer.echo(f"machine: {machine}")
@@ -614,22 +671,64 @@ def bench(
 
 @app.command()
 def composite(
-    video: Annotated[Path, typer.Argument(help="Input video (anything OpenCV reads).")],
-    background: Annotated[Path, typer.Option("--background", help="Background image.")],
-    out: Annotated[Path, typer.Option("--out", help="Output video (.mp4).")] = Path("composited.mp4"),
-    model: Model = "reference-onnx",
+    video: Annotated[Path, typer.Argument(help="Input video file, or a clip folder of frame images (name order).")],
+    background: Annotated[Path | None, typer.Option("--background", help="Background image.")] = None,
+    blur: Annotated[
+        float | None,
+        typer.Option("--blur", help="Blur the real background with this sigma (pixels) instead of replacing it."),
+    ] = None,
+    fit: Annotated[
+        str,
+        typer.Option("--fit", help="How the background fills the frame: cover (crop), contain (letterbox), stretch."),
+    ] = "cover",
+    out: Annotated[Path, typer.Option("--out", help="Output video (H.264 MP4, the source's audio kept).")] = Path(
+        "composited.mp4"
+    ),
+    matte_out: Annotated[
+        Path | None, typer.Option("--matte-out", help="Also write the matte video (H.264, gray).")
+    ] = None,
+    model: Model = None,
+    model_config: ModelConfig = None,
     input_size: InputSize = None,
     threads: Threads = 2,
+    fps: Annotated[
+        float | None, typer.Option("--fps", min=0.001, help="Frame rate of a clip folder (default 30).")
+    ] = None,
+    crf: Annotated[
+        int, typer.Option("--crf", min=0, max=51, help="x264 quality: 0 lossless … 51; 18–23 look good.")
+    ] = 20,
+    quiet: Quiet = False,
 ) -> None:
-    """Replace the background of a video with a model's mattes (the virtual background itself)."""
-    from vbbench.models.bench import composite_video
-    from vbbench.models.registry import load_runner
+    """Replace (or blur) the background of a video with a model's mattes: the virtual background itself.
 
-    runner = load_runner(model, _size(input_size, landscape=True), threads)
-    result = composite_video(runner, video, background, out)
+    Default model: mediapipe-landscape (works on real images). Writes H.264 in MP4 (plays in
+    browsers) with the source's frame count, size, timestamps and audio; the output is checked
+    before the first frame and appears only when complete.
+    """
+    from vbbench.models.pipeline import DEFAULT_COMPOSITE_MODEL, check_outputs, composite_video
+    from vbbench.models.pixels import FIT_MODES
+    from vbbench.models.registry import load_runner
+    from vbbench.models.video import open_video
+
+    if (background is None) == (blur is None):
+        raise UsageError("give exactly one of --background IMAGE or --blur SIGMA")
+    if fit not in FIT_MODES:
+        raise UsageError(f"--fit {fit}: choose one of {', '.join(FIT_MODES)}")
+    source = open_video(video, fps)
+    check_outputs(source.path, out, matte_out, background)  # before the model loads
+    if model is None and model_config is None:
+        model = DEFAULT_COMPOSITE_MODEL
+    runner = load_runner(
+        model, _input(input_size), threads, landscape=source.width > source.height, config=model_config
+    )
+    result = composite_video(
+        runner, source, out, background=background, blur=blur, fit=fit, matte_out=matte_out, crf=crf, progress=not quiet
+    )
+    audio = f", audio {result['audio']}" if result["audio"] else ", no audio in the source"
+    matte = f" and the matte to {matte_out}" if matte_out is not None else ""
     typer.echo(
-        f"wrote {out}: {result['frames']} frames at {result['width']}x{result['height']}, "
-        f"{result['fps']:.1f} frames/s end to end"
+        f"wrote {out}{matte}: {result['frames']} frames at {result['width']}x{result['height']}{audio} "
+        f"({runner.name}, input {runner.input_label}; {result['fps']:.1f} frames/s end to end)"
     )
 
 

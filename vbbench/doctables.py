@@ -56,6 +56,30 @@ def models_table() -> str:
     return _markdown(["model", "what it is", "extra", "input"], rows)
 
 
+def model_kinds_table() -> str:
+    from vbbench.models.registry import KINDS
+
+    rows = [
+        [
+            f"`{k.name}`",
+            k.form,
+            f"`{k.example}`",
+            f"`{k.extra}`" if k.extra else "—",
+            "those of its `path`'s kind" if k.name == "card" else ", ".join(sorted(k.card_keys)) or "—",
+        ]
+        for k in KINDS.values()
+    ]
+    return _markdown(["kind", "--model", "example", "extra", "model-card keys that apply"], rows)
+
+
+def model_card_table() -> str:
+    from vbbench.models.card import KEYS
+
+    return _markdown(
+        ["key", "meaning", "default"], [[f"`{key}`", meaning, default] for key, (meaning, default) in KEYS.items()]
+    )
+
+
 def datasets_table() -> str:
     from vbbench.cards import get_dataset, list_datasets
 
@@ -75,10 +99,12 @@ TABLES: dict[str, Callable[[], str]] = {
     "metrics": metrics_table,
     "variants": variants_table,
     "models": models_table,
+    "model-kinds": model_kinds_table,
+    "model-card": model_card_table,
     "datasets": datasets_table,
 }
 
-_BLOCK = re.compile(r"(<!-- generated: (\w+) -->\n)(.*?)(<!-- end generated -->)", re.DOTALL)
+_BLOCK = re.compile(r"(<!-- generated: ([\w-]+) -->\n)(.*?)(<!-- end generated -->)", re.DOTALL)
 
 
 def render_tables(text: str) -> str:

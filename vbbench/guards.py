@@ -76,7 +76,7 @@ def check_writable(path: PathLike, label: str = "--out", *, is_file: bool = Fals
     folder = target.parent if is_file else target
     existing = _nearest_existing(folder)
     if not existing.is_dir():
-        if existing == folder:
+        if existing == folder and not is_file:
             raise OutputError(f"{label} {target} exists and is not a folder; choose another {label}")
         raise OutputError(f"{label} {target} cannot be created: {existing} is a file, not a folder")
     try:
