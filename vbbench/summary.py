@@ -18,7 +18,7 @@ import numpy as np
 
 from vbbench import units
 from vbbench.errors import ScoreError
-from vbbench.metrics import METRICS, REFERENCE
+from vbbench.metrics import METRICS, REFERENCE, TEMPORAL_METRICS, TEMPORAL_REFERENCE
 
 __all__ = [
     "SCHEMA",
@@ -86,19 +86,24 @@ def bootstrap_ci(
     return float(low), float(high)
 
 
+def _spec(name: str):
+    """A still metric's declaration, or a clip metric's (clip summaries hold both)."""
+    return TEMPORAL_METRICS[name] if name in TEMPORAL_METRICS else METRICS[name]
+
+
 def metric_definitions(names: Iterable[str]) -> dict[str, dict[str, Any]]:
     """The ``metrics`` block of a summary: definition, units and reference of each metric."""
     return {
         name: {
-            "title": METRICS[name].title,
-            "definition": METRICS[name].definition,
-            "reduction": METRICS[name].reduction,
-            "raw_unit": METRICS[name].raw_unit,
-            "display_scale": METRICS[name].display_scale,
-            "display_key": METRICS[name].display_key,
-            "header": METRICS[name].header,
-            "border": METRICS[name].border,
-            "reference": METRICS[name].reference,
+            "title": _spec(name).title,
+            "definition": _spec(name).definition,
+            "reduction": _spec(name).reduction,
+            "raw_unit": _spec(name).raw_unit,
+            "display_scale": _spec(name).display_scale,
+            "display_key": _spec(name).display_key,
+            "header": _spec(name).header,
+            "border": _spec(name).border,
+            "reference": _spec(name).reference,
         }
         for name in names
     }
@@ -186,15 +191,19 @@ def format_table(summary: dict[str, Any]) -> str:
     """A plain-text table of a summary in display units (what papers print), with the notation
     sentence under it."""
     lines = []
-    changed = {k: v for k, v in summary.get("conventions", {}).items() if v != getattr(REFERENCE, k, v)}
+    reference = {**vars(REFERENCE), **vars(TEMPORAL_REFERENCE)}
+    changed = {k: v for k, v in summary.get("conventions", {}).items() if v != reference.get(k, v)}
     if changed:
         lines.append("NOT the reference definitions: " + ", ".join(f"{k}={v}" for k, v in changed.items()))
     for region, by_metric in summary["scores"].items():
-        lines.append(f"region: {region} ({summary['regions'][region]}), n = {next(iter(by_metric.values()))['n']}")
+        count = next(iter(by_metric.values()))["n"]
+        unit = " clips" if summary.get("options", {}).get("unit") == "clip" else ""
+        lines.append(f"region: {region} ({summary['regions'][region]}), n = {count}{unit}")
         lines.append(f"  {'metric':<24} {'mean':>12} {'median':>12}   95% CI of the mean")
         for name, stats in by_metric.items():
             scale = summary["metrics"][name]["display_scale"]
-            label = METRICS[name].header if name in METRICS else units.header(name, scale)
+            known = name in METRICS or name in TEMPORAL_METRICS
+            label = _spec(name).header if known else units.header(name, scale)
             low, high = (value * scale for value in stats["ci95"])
             lines.append(
                 f"  {label:<24} {stats['mean'] * scale:>12.4f} {stats['median'] * scale:>12.4f}"
