@@ -247,20 +247,6 @@ def test_sample_layers_are_checked_against_the_stored_image():
 # ---- the clips variant on disk ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def prepared_clips(tmp_path_factory):
-    """The sample prepared with only its clips variant: 2 clips of 6 frames (the last 2 static)."""
-    from typer.testing import CliRunner
-
-    from vbbench.cli import app
-
-    data = tmp_path_factory.mktemp("data")
-    args = ["prepare", "sample", "--data-dir", str(data), "--workers", "2", "--quiet"]
-    result = CliRunner().invoke(app, [*args, "--variants", "clips", "--clip-frames", "6", "--clip-count", "2"])
-    assert result.exit_code == 0, result.output
-    return data, args
-
-
 def _files(data):
     from vbbench.prepared import PreparedDataset
 
@@ -273,15 +259,15 @@ def test_prepare_writes_clips_of_the_first_test_items_with_exact_mattes(prepared
 
     data, _ = prepared_clips
     prepared, files = _files(data)
-    first_two = [pair.id for pair in prepared.split_pairs("test")][:2]
+    first_three = [pair.id for pair in prepared.split_pairs("test")][:3]
     clips = read_clip_manifest(files.manifest)
-    assert sorted(clips) == first_two  # clip folders are the source ids (no '/' in sample ids)
+    assert sorted(clips) == first_three  # clip folders are the source ids (no '/' in sample ids)
     for name, rows in clips.items():
         assert [row["id"] for row in rows] == [f"{name}/{t:04d}" for t in range(6)]
         assert {row["source_id"] for row in rows} == {name} and {row["transform"] for row in rows} == {"clips"}
         assert [row["params"]["static"] for row in rows] == [False] * 4 + [True] * 2
         spec = ClipSpec.from_record(rows[0]["params"]["clip"]["spec"])
-        assert spec == ClipSpec(frames=6, count=2) and "clip" not in rows[1]["params"]
+        assert spec == ClipSpec(frames=6, count=3) and "clip" not in rows[1]["params"]
         # Independently: re-render the portrait, frame it, warp its matte by the manifest's person
         # transform: the stored ground truth, bit for bit.
         layers = render_layers(0, int(name.split("_")[1]), 600, 800)
@@ -314,7 +300,7 @@ def test_an_interrupted_clips_run_redoes_only_unfinished_clips(prepared_clips, t
     args = [str(data) if arg == str(source) else arg for arg in args]
     _, files = _files(data)
     clips = read_clip_manifest(files.manifest)
-    kept, lost = sorted(clips)
+    kept, _, lost = sorted(clips)
     # As if killed while the second clip was being written: journal of the first, half of the second.
     journal = files.manifest.read_text().splitlines()
     files.journal.write_text("\n".join(line for line in journal if not line.startswith(f"{lost}/")) + "\n")
@@ -322,14 +308,14 @@ def test_an_interrupted_clips_run_redoes_only_unfinished_clips(prepared_clips, t
     (files.images / lost / "0003.png").unlink()
     stamps = {path: path.stat().st_mtime_ns for path in (files.images / kept).iterdir()}
     journal_text = "\n".join(journal) + "\n"
-    result = CliRunner().invoke(app, [*args, "--variants", "clips", "--clip-frames", "6", "--clip-count", "2"])
+    result = CliRunner().invoke(app, [*args, "--variants", "clips", "--clip-frames", "6", "--clip-count", "3"])
     assert result.exit_code == 0, result.output
     assert {path: path.stat().st_mtime_ns for path in (files.images / kept).iterdir()} == stamps
     assert (files.images / lost / "0003.png").is_file() and not files.journal.exists()
     assert read_clip_manifest(files.manifest).keys() == clips.keys()
     assert files.manifest.read_text() == journal_text  # the same rows, byte for byte
     # Another spec never replaces clips silently; the default spec takes the clips that are there.
-    other = CliRunner().invoke(app, [*args, "--variants", "clips", "--clip-frames", "8", "--clip-count", "2"])
+    other = CliRunner().invoke(app, [*args, "--variants", "clips", "--clip-frames", "8", "--clip-count", "3"])
     assert other.exit_code == 1
     assert "holds clips made with another spec (frames=6 instead of 8" in other.output
     assert f"delete {files.root}" in " ".join(other.output.split())
