@@ -56,7 +56,7 @@ def test_second_prepare_skips_finished_steps(prepared_sample):
     assert before == {p: p.stat().st_mtime_ns for p in (data / "sample").rglob("*") if p.is_file()}
 
 
-@pytest.mark.parametrize("variant", ["original", "call16x9"])
+@pytest.mark.parametrize("variant", ["original", "call16x9", "motion_blur", "h264"])
 def test_score_a_prepared_variant(prepared_sample, tmp_path, variant):
     data, _ = prepared_sample
     predictions = tmp_path / "pred"

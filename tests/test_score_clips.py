@@ -242,3 +242,16 @@ def test_predict_then_score_a_prepared_clips_variant(prepared_clips, tmp_path, m
     whole = summary["scores"]["whole"]
     assert whole["dtssd"]["n"] == 3 and 0 < whole["dtssd"]["mean"] < 0.2 and whole["flicker"]["mean"] >= 0
     assert 0 < whole["mad"]["mean"] < 0.5
+
+
+def test_clip_commands_import_no_optional_codec_or_matting_library():
+    """PyAV and pymatting load only inside the h264 degradation and the real-set clip maker."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, vbbench.cli, vbbench.variants, vbbench.score_clips, vbbench.clips;"
+        "print([m for m in ('av', 'pymatting', 'numba') if m in sys.modules])"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == "[]"

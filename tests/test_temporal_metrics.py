@@ -144,7 +144,7 @@ def test_messddt_hand_computed_integer_motion():
     p0, p1 = _row(0, 0.5, 0.2, 0), _row(0, 0, 0.6, 0.1)
     # E0 = [0, .25, .04, 0], E1 = [0, 0, .16, .01]; x → x + 1; x = 3 leaves the frame.
     term = messddt_term(p0, g0, p1, g1, _flow(1.0))
-    assert term.count == 3
+    assert term.pixels == 3
     assert term.total == pytest.approx(0.0 + 0.09 + 0.03, abs=1e-15)
     assert term.mean == pytest.approx(0.04, abs=1e-15)
     assert messddt([p0, p1], [g0, g1], [_flow(1.0)]) == pytest.approx(0.04, abs=1e-15)
@@ -155,7 +155,7 @@ def test_messddt_hand_computed_subpixel_and_nearest():
     p0, p1 = _row(0, 0.5, 0.2, 0), _row(0, 0, 0.6, 0.1)
     # Bilinear at x + 0.5: p̃ = [0, .3, .35, –], g̃ = [0, .5, .5, –] → E1 = [0, .04, .0225]
     term = messddt_term(p0, g0, p1, g1, _flow(0.5))
-    assert term.count == 3
+    assert term.pixels == 3
     assert term.total == pytest.approx(0.0 + 0.21 + 0.0175, abs=1e-15)
     # Nearest (OTVM / MaGGIe): 0.6 rounds to 1 and x = 3 is clamped to itself: |0 − .01| more.
     near = messddt_term(p0, g0, p1, g1, _flow(0.6), sampling="nearest")

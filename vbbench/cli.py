@@ -266,7 +266,8 @@ def list_metrics() -> None:
     from vbbench import units
     from vbbench.metrics import METRICS, TEMPORAL_METRICS
 
-    for spec in [*METRICS.values(), *TEMPORAL_METRICS.values()]:
+    specs: list[Any] = [*METRICS.values(), *TEMPORAL_METRICS.values()]
+    for spec in specs:
         typer.echo(f"{spec.name}: {spec.title}")
         typer.echo(f"  definition: {spec.definition}")
         typer.echo(f"  raw unit:   {spec.raw_unit}; tables show {spec.header} (key {spec.display_key})")

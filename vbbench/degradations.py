@@ -259,13 +259,10 @@ def h264_round_trip(frames: list[np.ndarray], bitrate_bps: int, fps: int = _H264
     decoder.thread_count = 1
     decoded = []
     types = []
-    for packet in packets:
-        for frame in decoder.decode(packet):
-            decoded.append(frame.to_ndarray(format="bgr24")[:height, :width].copy())
-            types.append(_picture_type(frame))
-    for frame in decoder.decode(None):
-        decoded.append(frame.to_ndarray(format="bgr24")[:height, :width].copy())
-        types.append(_picture_type(frame))
+    for packet in [*packets, None]:  # None flushes the decoder
+        for picture in decoder.decode(packet):
+            decoded.append(picture.to_ndarray(format="bgr24")[:height, :width].copy())
+            types.append(_picture_type(picture))
     if len(decoded) != len(frames):
         raise VariantError(f"H.264 round trip returned {len(decoded)} frames for {len(frames)}")
     version = re.search(rb"x264 - core \d+[^-]*", stream)

@@ -129,7 +129,7 @@ def score_clip(task: ClipTask) -> dict[str, Any]:
         frame_rows.extend(outcome["rows"])
     try:
         gts = [read_matte(frame.gt) for frame in task.frames]
-        trimaps = [read_matte(frame.trimap) == 128 for frame in task.frames] if task.frames[0].trimap else None
+        trimaps = [read_matte(frame.trimap) == 128 for frame in task.frames if frame.trimap is not None] or None
         static = list(task.static) if task.static is not None else _identical_runs(gts)
         wanted = [name for name in task.temporal if name != "flicker" or static_stretches(static, len(gts))]
         regions: dict[str, list[np.ndarray | None]] = {"whole": [None] * len(gts)}
@@ -310,7 +310,10 @@ def score_clip_directories(
         bar.close()
         if saved:
             saved.close()
-    outcomes = [earlier[task.clip] if earlier.get(task.clip) is not None else fresh[task.clip] for task in tasks]
+    outcomes: list[dict[str, Any]] = []
+    for task in tasks:
+        recorded = earlier.get(task.clip)
+        outcomes.append(recorded if recorded is not None else fresh[task.clip])
     problems = [str(outcome["error"]) for outcome in outcomes if "error" in outcome]
     if problems:
         kept = "; the clips already scored are kept for the next run" if saved else ""

@@ -422,8 +422,7 @@ def make_variants(
             make_clip_variant(
                 prepared, root, test_pairs, variant, clip_spec, workers=workers, progress=progress
             )  # fmt: skip
-        elif VARIANTS[variant].extra is not None:
-            extra = VARIANTS[variant].extra
+        elif (extra := VARIANTS[variant].extra) is not None:
             if importlib.util.find_spec(EXTRA_MODULES[extra]) is None:
                 raise VariantError(f"variant {variant} needs the '{extra}' extra: pip install 'vbbench[{extra}]'")
     variants = tuple(v for v in variants if not VARIANTS[v].clips)

@@ -19,6 +19,7 @@ Scoring a clip folder is :mod:`vbbench.score_clips`; the clip metrics are
 
 from vbbench.clips.files import (
     CLIP_MANIFEST_FIELDS,
+    clip_frame_paths,
     clip_name,
     clips_complete,
     frame_id,
@@ -42,6 +43,7 @@ __all__ = [
     "ClipSpec",
     "MotionField",
     "clip_flows",
+    "clip_frame_paths",
     "clip_layers",
     "clip_name",
     "clips_complete",

@@ -47,6 +47,7 @@ __all__ = [
     "clips_complete",
     "make_clip_variant",
     "group_clips",
+    "clip_frame_paths",
 ]
 
 CLIP_MANIFEST_FIELDS = ["id", "source_id", "split", "group", "transform", "params", "width", "height", "clip", "frame"]
@@ -338,3 +339,31 @@ def group_clips(ids: Iterable[str], folder: str | os.PathLike) -> dict[str, list
             + "\na clip is one first-level folder of frames (<clip>/<frame>.png)"
         )
     return clips
+
+
+def clip_frame_paths(folder: str | os.PathLike) -> list[Path]:
+    """The frames of one clip folder (``<clip>/<frame>.png`` …), in name order: how a clip is read
+    as a video (``composite``, ``bench``, a stateful model's ``predict``).
+
+    Raises
+    ------
+    ScoreError
+        If the folder is missing, holds no image, or holds subfolders of images.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> clip = pathlib.Path(tempfile.mkdtemp())
+    >>> for name in ("0001.png", "0000.png"): _ = (clip / name).write_bytes(b"")
+    >>> [path.name for path in clip_frame_paths(clip)]
+    ['0000.png', '0001.png']
+    """
+    from vbbench.pairing import find_mattes
+
+    found = find_mattes(folder)
+    nested = [key for key in found if "/" in key]
+    if nested:
+        raise ScoreError(f"{folder}: " + listing(nested, "images sit in subfolders; a clip folder holds its frames"))
+    if not found:
+        raise ScoreError(f"{folder}: no frames found (a clip folder holds <frame>.png files)")
+    return list(found.values())

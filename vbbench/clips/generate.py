@@ -40,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -266,7 +267,7 @@ def _draw_parameters(seq: np.random.SeedSequence, spec: ClipSpec, width: int, he
     move_draw = u()
     if move == "auto":
         move = "zoom" if move_draw < 0.5 else "pan"
-    params = {
+    params: dict[str, Any] = {
         "camera_move": move,
         "zoom": {"amplitude": u(0.03, 0.08), "hz": u(0.1, 0.25), "phase": u(0, 2 * math.pi)},
         "pan": {

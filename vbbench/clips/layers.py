@@ -164,6 +164,8 @@ def clip_layers(image, alpha, layers, framing: str) -> tuple[np.ndarray, np.ndar
     Real portraits are framed first and separated after (at the call frame's size, which is also
     cheaper); given layers are framed as they are.
     """
+    foreground: np.ndarray | None
+    background: np.ndarray | None
     if layers is not None:
         foreground, background, source_alpha = _unpack(layers)
         info: dict = {"layers": "given"}

@@ -269,14 +269,14 @@ class MessddtTerm(NamedTuple):
     """One frame pair's MESSDdt as a sum and the pixel count it runs over (so a scorer can pool)."""
 
     total: float
-    count: int
+    pixels: int
 
     @property
     def mean(self) -> float:
-        """total / count; raises :class:`EmptyRegionError` when no pixel counted."""
-        if self.count == 0:
+        """total / pixels; raises :class:`EmptyRegionError` when no pixel counted."""
+        if self.pixels == 0:
             raise EmptyRegionError("messddt: no pixel of the region has a valid motion target")
-        return self.total / self.count
+        return self.total / self.pixels
 
     @classmethod
     def over(cls, change: np.ndarray, valid: np.ndarray, region: np.ndarray | None) -> MessddtTerm:
@@ -315,7 +315,7 @@ def messddt_term(
     >>> p0 = np.array([[0.0, 0.5, 0.0]]); p1 = np.array([[0.0, 0.0, 1.0]])   # error 0.25 → 0
     >>> flow = np.zeros((1, 3, 2)); flow[..., 0] = 1.0
     >>> messddt_term(p0, g0, p1, g1, flow)    # the last pixel's target leaves the frame
-    MessddtTerm(total=0.25, count=2)
+    MessddtTerm(total=0.25, pixels=2)
     """
     region = check_region(region, np.shape(gt))
     return MessddtTerm.over(*messddt_map(pred, gt, pred_next, gt_next, flow, sampling), region)
@@ -399,7 +399,7 @@ def messddt_reduce(terms: Sequence[MessddtTerm]) -> float:
     >>> messddt_reduce([MessddtTerm(0.5, 5), MessddtTerm(0.0, 0), MessddtTerm(0.3, 1)])
     0.2
     """
-    means = [term.mean for term in terms if term.count > 0]
+    means = [term.mean for term in terms if term.pixels > 0]
     if not terms:
         raise ValueError("messddt needs at least two frames")
     if not means:
