@@ -173,6 +173,14 @@ def score(
             help="NAME=VALUE to reproduce another implementation, e.g. conn_ties=row-major (see docs/metrics.md).",
         ),
     ] = None,
+    clips: Annotated[
+        bool,
+        typer.Option(
+            "--clips",
+            help="GT_DIR holds clips (one first-level folder each, frames in name order): also scores dtSSD, "
+            "MESSDdt and flicker per clip. Implied by --variant clips.",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no table.")] = False,
     matte_channel: Annotated[
         str,
@@ -192,21 +200,25 @@ def score(
     16-bit grayscale PNGs or RGBA images (the alpha channel is the matte); JPEG is accepted with
     a warning. With --dataset, the variant's trimaps are used too. Writes **per_image.csv** (raw
     units) and **summary.json** (schema vbbench-score/1: means, medians, 95% bootstrap CIs) and
-    prints a table in display units.
+    prints a table in display units. Clips (--clips, --variant clips) also get **per_clip.csv**,
+    and their summary is over clips.
     """
     from vbbench import score as scoring
     from vbbench.guards import check_outputs
     from vbbench.locks import FolderLock
-    from vbbench.metrics import Conventions
+    from vbbench.metrics import Conventions, TemporalConventions
+    from vbbench.metrics.conventions import split_settings
     from vbbench.summary import format_table
 
-    conventions = Conventions.parse(convention)
+    still_settings, temporal_settings = split_settings(convention)
+    conventions = Conventions.parse(still_settings)
+    temporal_conventions = TemporalConventions.parse(temporal_settings)
     if (gt is None) == (dataset is None):
         raise UsageError("give exactly one of --gt GT_DIR or --dataset NAME")
-    provenance = None
+    provenance = manifest = None
     if dataset is not None:
         from vbbench.prepared import PreparedDataset
-        from vbbench.variants import prepared_files
+        from vbbench.variants import VARIANTS, prepared_files
 
         prepared = PreparedDataset(dataset, data_dir)
         files = prepared_files(prepared, variant)
@@ -214,6 +226,8 @@ def score(
         if trimap is None and files.trimaps.is_dir():
             trimap = files.trimaps
         provenance = prepared.provenance(variant)
+        if VARIANTS[variant].clips:
+            clips, manifest = True, files.manifest
     assert gt is not None
     names = [name.strip() for name in metrics.split(",") if name.strip()] if metrics else None
     out_dir = out if out is not None else pred_dir.parent / f"{pred_dir.resolve().name}-scores"
@@ -223,6 +237,17 @@ def score(
         folders={"--out": out_dir, "--error-maps folder": error_dir},
         inputs={"PRED_DIR": pred_dir, f"the ground truth{given}": gt, f"the trimaps{given}": trimap},
     )
+    if temporal_settings and not clips:
+        raise UsageError(f"--convention {temporal_settings[0]!r} is a clip metric's: score clips (--clips)")
+    if clips:
+        with FolderLock(out_dir):
+            _score_clips(
+                pred_dir, gt, trimap, manifest=manifest, names=names, workers=_workers(workers), resize=resize,
+                error_maps_dir=error_dir, scheduler=scheduler, dataset=provenance, quiet=quiet,
+                conventions=conventions, temporal_conventions=temporal_conventions, out_dir=out_dir,
+                matte_channel=matte_channel, trimap_unknown=trimap_unknown,
+            )  # fmt: skip
+        return
     with FolderLock(out_dir):  # a second run into the same --out stops with "in use by PID N"
         result = scoring.score_directories(
             pred_dir,
@@ -246,18 +271,46 @@ def score(
     typer.echo(f"wrote {csv_path} and {json_path}")
 
 
+def _score_clips(pred_dir, gt, trimap, *, names, scheduler, quiet, out_dir, **options) -> None:
+    """``vbbench score`` of clips: per-frame, per-clip and summary files (:mod:`vbbench.score_clips`)."""
+    from vbbench.metrics import METRICS, TEMPORAL_METRICS
+    from vbbench.score_clips import score_clip_directories, write_clip_outputs
+    from vbbench.summary import format_table
+
+    if scheduler is not None:
+        raise UsageError("--scheduler scores images; clips are scored on this machine's processes (--workers)")
+    still = temporal = None
+    if names is not None:
+        for name in names:
+            if name not in TEMPORAL_METRICS:
+                METRICS[name]  # an unknown name: the did-you-mean error
+        still = [name for name in names if name not in TEMPORAL_METRICS]
+        # Naming only frame metrics keeps every clip metric the inputs allow: they are the point.
+        temporal = [name for name in names if name in TEMPORAL_METRICS] or None
+    result = score_clip_directories(
+        pred_dir, gt, trimap, metrics=still, temporal_metrics=temporal, progress=not quiet,
+        checkpoint=out_dir / "per_clip.partial.jsonl", **options,
+    )  # fmt: skip
+    paths = write_clip_outputs(result, out_dir)
+    if not quiet:
+        typer.echo(format_table(result.summary))
+    typer.echo(f"wrote {', '.join(str(path) for path in paths)}")
+
+
 @app.command("metrics")
 def list_metrics() -> None:
     """List the metrics: definition, raw unit, how tables show them, border rule and reference."""
     from vbbench import units
-    from vbbench.metrics import METRICS
+    from vbbench.metrics import METRICS, TEMPORAL_METRICS
 
-    for spec in METRICS.values():
+    specs: list[Any] = [*METRICS.values(), *TEMPORAL_METRICS.values()]
+    for spec in specs:
         typer.echo(f"{spec.name}: {spec.title}")
         typer.echo(f"  definition: {spec.definition}")
         typer.echo(f"  raw unit:   {spec.raw_unit}; tables show {spec.header} (key {spec.display_key})")
         typer.echo(f"  border:     {spec.border}")
         typer.echo(f"  reference:  {spec.reference}")
+    typer.echo("dtssd, messddt and flicker are clip metrics: scored with --clips or --variant clips, per clip.")
     typer.echo(units.NOTATION)
 
 
@@ -348,6 +401,20 @@ def prepare(
         str | None, typer.Option("--sha256", help="Expected SHA-256 of the download (or $VBBENCH_<NAME>_SHA256).")
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail when verification finds defects.")] = False,
+    variants: Annotated[
+        str | None,
+        typer.Option(
+            "--variants",
+            help="Comma-separated variants to make, or 'all' (default: every variant but clips, which is on request).",
+        ),
+    ] = None,
+    clip_frames: Annotated[
+        int | None, typer.Option("--clip-frames", min=2, help="Frames per clip of the clips variant (default 30).")
+    ] = None,
+    clip_count: Annotated[
+        int | None,
+        typer.Option("--clip-count", min=1, help="Clips of the first N test items in id order (default: every one)."),
+    ] = None,
     workers: Workers = None,
     quiet: Quiet = False,
 ) -> None:
@@ -374,6 +441,7 @@ def prepare(
         names, explain = preparing.default_selection(root)
     if (source or url) and len(names) != 1:
         raise UsageError("--from and --url need exactly one dataset name, e.g. vbbench prepare aisegment --from PATH")
+    wanted, clip_spec = _variant_selection(variants, clip_frames, clip_count)
     results = []
     manual: list[str] = []
     for name in names:
@@ -381,7 +449,7 @@ def prepare(
             results.append(
                 preparing.prepare_dataset(
                     name, root, source=source, url=url, sha256=sha256, strict=strict,
-                    workers=_workers(workers), progress=not quiet,
+                    workers=_workers(workers), progress=not quiet, variants=wanted, clip_spec=clip_spec,
                 )
             )  # fmt: skip
         except ManualDownloadRequired as problem:
@@ -398,6 +466,26 @@ def prepare(
         for text in manual:
             typer.secho(text, err=True)
         raise typer.Exit(code=MANUAL_EXIT_CODE)
+
+
+def _variant_selection(
+    variants: str | None, clip_frames: int | None, clip_count: int | None
+) -> tuple[tuple[str, ...] | None, Any]:
+    """``--variants`` (names, or ``all``), ``--clip-frames`` and ``--clip-count`` as prepare's arguments."""
+    from vbbench.variants import VARIANTS
+
+    wanted = None
+    if variants is not None:
+        names = [name.strip() for name in variants.split(",") if name.strip()]
+        wanted = VARIANTS.names() if names == ["all"] else tuple(VARIANTS.check(names))
+    clip_spec = None
+    if clip_frames is not None or clip_count is not None:
+        from vbbench.clips import ClipSpec
+
+        if wanted is None or not any(VARIANTS[name].clips for name in wanted):
+            raise UsageError("--clip-frames and --clip-count describe the clips variant: add --variants clips")
+        clip_spec = ClipSpec(frames=clip_frames or ClipSpec.frames, count=clip_count)
+    return wanted, clip_spec
 
 
 def _prepare_table(results: list, data_dir: Path) -> str:

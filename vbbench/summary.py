@@ -18,7 +18,7 @@ import numpy as np
 
 from vbbench import units
 from vbbench.errors import ScoreError
-from vbbench.metrics import METRICS, REFERENCE
+from vbbench.metrics import METRICS, REFERENCE, TEMPORAL_METRICS, TEMPORAL_REFERENCE
 
 __all__ = [
     "SCHEMA",
@@ -87,19 +87,24 @@ def bootstrap_ci(
     return float(low), float(high)
 
 
+def _spec(name: str):
+    """A still metric's declaration, or a clip metric's (clip summaries hold both)."""
+    return TEMPORAL_METRICS[name] if name in TEMPORAL_METRICS else METRICS[name]
+
+
 def metric_definitions(names: Iterable[str]) -> dict[str, dict[str, Any]]:
     """The ``metrics`` block of a summary: definition, units and reference of each metric."""
     return {
         name: {
-            "title": METRICS[name].title,
-            "definition": METRICS[name].definition,
-            "reduction": METRICS[name].reduction,
-            "raw_unit": METRICS[name].raw_unit,
-            "display_scale": METRICS[name].display_scale,
-            "display_key": METRICS[name].display_key,
-            "header": METRICS[name].header,
-            "border": METRICS[name].border,
-            "reference": METRICS[name].reference,
+            "title": _spec(name).title,
+            "definition": _spec(name).definition,
+            "reduction": _spec(name).reduction,
+            "raw_unit": _spec(name).raw_unit,
+            "display_scale": _spec(name).display_scale,
+            "display_key": _spec(name).display_key,
+            "header": _spec(name).header,
+            "border": _spec(name).border,
+            "reference": _spec(name).reference,
         }
         for name in names
     }
@@ -193,7 +198,7 @@ def validate_summary(summary: Any, where: str, prefix: str = "") -> dict[str, An
     ScoreError
         Naming ``where`` and the first field that is wrong.
     """
-    from vbbench.metrics.conventions import CHOICES
+    from vbbench.metrics.conventions import CHOICES, TEMPORAL_CHOICES, TEMPORAL_REFERENCE
 
     if not isinstance(summary, dict) or summary.get("schema") != SCHEMA:
         found = summary.get("schema") if isinstance(summary, dict) else type(summary).__name__
@@ -222,14 +227,20 @@ def validate_summary(summary: Any, where: str, prefix: str = "") -> dict[str, An
         if not _count(count):
             raise _fail(where, f"{prefix}counts.{name}", f"must be a non-negative integer, found {count!r}")
     conventions = summary["conventions"]
+    # A clip summary records the clip metrics' conventions beside the still metrics' ones.
+    known = {**CHOICES, **TEMPORAL_CHOICES}
     for name, value in conventions.items():
-        if name not in CHOICES:
-            raise _fail(where, f"{prefix}conventions.{name}", f"is not a convention ({', '.join(CHOICES)})")
-        if value not in CHOICES[name]:
+        if name not in known:
+            raise _fail(where, f"{prefix}conventions.{name}", f"is not a convention ({', '.join(known)})")
+        if value not in known[name]:
             raise _fail(
-                where, f"{prefix}conventions.{name}", f"must be one of {', '.join(CHOICES[name])}, found {value!r}"
+                where, f"{prefix}conventions.{name}", f"must be one of {', '.join(known[name])}, found {value!r}"
             )
-    reference = all(conventions.get(name, getattr(REFERENCE, name)) == getattr(REFERENCE, name) for name in CHOICES)
+    reference = all(
+        conventions.get(name, getattr(defaults, name)) == getattr(defaults, name)
+        for choices, defaults in ((CHOICES, REFERENCE), (TEMPORAL_CHOICES, TEMPORAL_REFERENCE))
+        for name in choices
+    )
     if "reference_conventions" in summary and summary["reference_conventions"] is not reference:
         raise _fail(
             where,
@@ -245,13 +256,16 @@ def validate_summary(summary: Any, where: str, prefix: str = "") -> dict[str, An
             raise _fail(where, f"{prefix}regions.{region}", "is missing")
         for name, stats in by_metric.items():
             field = f"{prefix}scores.{region}.{name}"
-            if name not in METRICS:
-                raise _fail(where, field, f"is not a known metric ({', '.join(METRICS)})")
+            if name not in METRICS and name not in TEMPORAL_METRICS:
+                names = ", ".join([*METRICS, *TEMPORAL_METRICS])
+                raise _fail(where, field, f"is not a known metric ({names})")
             if name not in summary["metrics"]:
                 raise ScoreError(f"{where}: field '{prefix}metrics.{name}' is missing")
             if not isinstance(stats, dict):
                 raise _fail(where, field, f"must be an object (n, mean, median, ci95), found {stats!r}")
-            _check_stats(stats, field, where, METRICS[name].value_range)
+            # Clip metrics are errors too: ≥ 0, unbounded above.
+            value_range = METRICS[name].value_range if name in METRICS else (0.0, math.inf)
+            _check_stats(stats, field, where, value_range)
     return summary
 
 
@@ -295,15 +309,19 @@ def format_table(summary: dict[str, Any]) -> str:
     """A plain-text table of a summary in display units (what papers print), with the notation
     sentence under it."""
     lines = []
-    changed = {k: v for k, v in summary.get("conventions", {}).items() if v != getattr(REFERENCE, k, v)}
+    reference = {**vars(REFERENCE), **vars(TEMPORAL_REFERENCE)}
+    changed = {k: v for k, v in summary.get("conventions", {}).items() if v != reference.get(k, v)}
     if changed:
         lines.append("NOT the reference definitions: " + ", ".join(f"{k}={v}" for k, v in changed.items()))
     for region, by_metric in summary["scores"].items():
-        lines.append(f"region: {region} ({summary['regions'][region]}), n = {next(iter(by_metric.values()))['n']}")
+        count = next(iter(by_metric.values()))["n"]
+        unit = " clips" if summary.get("options", {}).get("unit") == "clip" else ""
+        lines.append(f"region: {region} ({summary['regions'][region]}), n = {count}{unit}")
         lines.append(f"  {'metric':<24} {'mean':>12} {'median':>12}   95% CI of the mean")
         for name, stats in by_metric.items():
             scale = summary["metrics"][name]["display_scale"]
-            label = METRICS[name].header if name in METRICS else units.header(name, scale)
+            known = name in METRICS or name in TEMPORAL_METRICS
+            label = _spec(name).header if known else units.header(name, scale)
             low, high = (value * scale for value in stats["ci95"])
             lines.append(
                 f"  {label:<24} {stats['mean'] * scale:>12.4f} {stats['median'] * scale:>12.4f}"

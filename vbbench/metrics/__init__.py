@@ -24,7 +24,11 @@ as the reference code does. Values are returned in *raw* units (alpha units, sum
 The package is one module per concept: :mod:`~vbbench.metrics.alpha` (input conversion and
 region reductions), :mod:`~vbbench.metrics.conventions`, :mod:`~vbbench.metrics.filters`,
 :mod:`~vbbench.metrics.conn`, :mod:`~vbbench.metrics.maps` (the per-pixel maps of one pair) and
-:mod:`~vbbench.metrics.spec` (the declarations). This module is the public face.
+:mod:`~vbbench.metrics.spec` (the declarations). The clip metrics (dtSSD, MESSDdt, flicker) are
+:mod:`~vbbench.metrics.temporal` (functions), :mod:`~vbbench.metrics.motion` (reading a frame
+along a motion field) and :mod:`~vbbench.metrics.temporal_spec` (their declarations,
+:data:`TEMPORAL_METRICS`, and the streaming :class:`TemporalAccumulator`). This module is the
+public face.
 
 Reference definitions: ``docs/metrics.md``; the Deep
 Image Matting evaluation code (Xu et al. 2017, MATLAB ``compute_*_loss.m``, ``gaussgradient.m``),
@@ -48,10 +52,12 @@ from vbbench.metrics.alpha import (
     to_alpha,
 )
 from vbbench.metrics.conn import conn_lower_levels
-from vbbench.metrics.conventions import REFERENCE, Conventions
+from vbbench.metrics.conventions import REFERENCE, TEMPORAL_REFERENCE, Conventions, TemporalConventions
 from vbbench.metrics.filters import SOBEL_KERNEL, dim_gradient_kernels, sobel_gradient
 from vbbench.metrics.maps import PairMaps
 from vbbench.metrics.spec import METRICS, MetricSpec
+from vbbench.metrics.temporal import dtssd, flicker, messddt
+from vbbench.metrics.temporal_spec import TEMPORAL_METRICS, TemporalAccumulator, TemporalMetricSpec
 
 __all__ = [
     "METRICS",
@@ -79,6 +85,14 @@ __all__ = [
     "sobel_gradient",
     "SOBEL_KERNEL",
     "conn_lower_levels",
+    "TEMPORAL_METRICS",
+    "TemporalMetricSpec",
+    "TemporalAccumulator",
+    "TemporalConventions",
+    "TEMPORAL_REFERENCE",
+    "dtssd",
+    "messddt",
+    "flicker",
 ]
 
 
