@@ -115,7 +115,7 @@ def _existing_groups(dataset) -> tuple[dict[str, dict[str, str]], dict[str, str]
 def _files(model: str, image_id: str) -> tuple[str, str, str]:
     """A model's pictures of an image, relative to the variant's media folder."""
     folder = slug(model)
-    return tuple(f"{folder}/{kind}/{image_id}.png" for kind in ("prediction", "error-map", "error"))  # type: ignore[return-value]
+    return f"{folder}/prediction/{image_id}.png", f"{folder}/error-map/{image_id}.png", f"{folder}/error/{image_id}.png"
 
 
 def _draw(
@@ -149,7 +149,7 @@ def _draw(
                     )
                 row_signatures.append(record.entries[files[0]])
                 fresh += len(files)  # kept as they are
-                models.append(media.ModelDrawing(model, Path(), Path(), False, "", False, *files))
+                models.append(media.ModelDrawing(model, Path(), Path(), False, False, *files))
                 continue
             signed = media.signature(
                 run.predictions[image_id], run.ground_truth[image_id], image, extra=f"resize={run.resize}"
@@ -159,7 +159,7 @@ def _draw(
             signatures.update(dict.fromkeys(files, signed))
             row_signatures.append(signed)
             pred, truth = run.predictions[image_id], run.ground_truth[image_id]
-            models.append(media.ModelDrawing(model, pred, truth, run.resize, signed, redraw, *files))
+            models.append(media.ModelDrawing(model, pred, truth, run.resize, redraw, *files))
         montage = f"{SIDE_BY_SIDE_SLICE}/{image_id}.png"
         signatures[montage] = media.signature(image, gt) + "".join(f"|{m}={s}" for m, s in zip(rows, row_signatures))
         gt_stale = not record.fresh(gt_file, signatures[gt_file])
@@ -323,6 +323,8 @@ def build(
                     added.add(run.model)
     if new:
         dataset.add_samples(new, progress=False)
+        # FiftyOne reloads every in-memory sample of the dataset after each set_values: let go.
+        new.clear()
     for run in runs:
         record = known.get(run.model, {}).get(variant, {})
         fingerprint = f"{FIELDS_VERSION}:{run.fingerprint()}"
@@ -337,6 +339,7 @@ def build(
         }
     dataset.info[MODELS_INFO] = known
     dataset.info["vbbench_notation"] = NOTATION
+    dataset.description = f"vbbench worst cases; metric fields are in display units. {NOTATION}"
     _configure_app(dataset, models, show)
     _save_views(dataset, models)
     dataset.save()
@@ -375,12 +378,18 @@ def _set_fields(dataset, run: ScoreRun, folder: Path) -> None:
             }
             field = metric_field(model, metric, region)
             samples.set_values(field, [values[key] for key in keys])
-            dataset.get_field(field).description = metric_label(model, metric, region)
-            dataset.get_field(field).save()
+            _describe(dataset, field, metric_label(model, metric, region))
             if metric == "mad" and region == "whole":
                 samples.set_values(score_field(model), [f"{spec.header} {values[key]:.4g} · {model}" for key in keys])
-                dataset.get_field(score_field(model)).description = f"{model} {spec.header} (the grid's badge)"
-                dataset.get_field(score_field(model)).save()
+                _describe(dataset, score_field(model), f"{model} {spec.header} (the grid's badge)")
+
+
+def _describe(dataset, path: str, description: str) -> None:
+    """Set a field's description, saving only a change (each save rewrites the dataset document)."""
+    field = dataset.get_field(path)
+    if field.description != description:
+        field.description = description
+        field.save()
 
 
 def _configure_app(dataset, models: list[str], show: str) -> None:
@@ -421,31 +430,35 @@ def _configure_app(dataset, models: list[str], show: str) -> None:
 
 def _save_views(dataset, models: list[str]) -> None:
     """Worst-N per model and main metric, largest MAD disagreement per pair, one view per variant;
-    names are their own URL slugs."""
+    names are their own URL slugs. A view depends only on field names, so existing ones are kept
+    (saving a view rewrites the whole dataset document)."""
     from fiftyone import ViewField as F
 
-    schema = dataset.get_field_schema()
+    schema, saved = dataset.get_field_schema(), set(dataset.list_saved_views())
+
+    def save(name: str, view, description: str | None = None) -> None:
+        if name not in saved:
+            dataset.save_view(name, view, description=description)
+
     for model in models:
         for metric in MAIN_METRICS:
             field = metric_field(model, metric)
             if field in schema:
-                dataset.save_view(
+                save(
                     f"worst-{metric}-{slug(model)}",
                     dataset.exists(field).sort_by(field, reverse=True).limit(WORST_COUNT),
-                    description=f"the {WORST_COUNT} images where {metric_label(model, metric)} is largest",
-                    overwrite=True,
+                    f"the {WORST_COUNT} images where {metric_label(model, metric)} is largest",
                 )
     for first, second in itertools.combinations(models, 2):
         a, b = metric_field(first, "mad"), metric_field(second, "mad")
         if a in schema and b in schema:
-            dataset.save_view(
+            save(
                 f"disagree-mad-{slug(first)}-vs-{slug(second)}",
                 dataset.exists(a).exists(b).sort_by((F(a) - F(b)).abs(), reverse=True).limit(WORST_COUNT),
-                description=f"the {WORST_COUNT} images where {first} and {second} differ most in MAD",
-                overwrite=True,
+                f"the {WORST_COUNT} images where {first} and {second} differ most in MAD",
             )
     for variant in dataset.distinct("variant"):
-        dataset.save_view(f"variant-{slug(variant)}", dataset.match_tags(variant), overwrite=True)
+        save(f"variant-{slug(variant)}", dataset.match_tags(variant))
 
 
 def view_path(dataset_name: str, view_name: str) -> str:

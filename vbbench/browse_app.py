@@ -174,13 +174,18 @@ class Services:
             time.sleep(0.1)
         return f"mongodb://127.0.0.1:{port}"
 
-    def start_app(self, port: int, address: str = "127.0.0.1", timeout: float = 120.0) -> subprocess.Popen:
-        """The FiftyOne app server (``fiftyone.server.main``) on ``address:port``."""
+    def start_app(self, port: int, address: str = "127.0.0.1") -> subprocess.Popen:
+        """Start the FiftyOne app server (``fiftyone.server.main``) on ``address:port``; it takes a
+        few seconds to listen (:meth:`wait_for_app`), time in which the dataset can be built."""
         if _listening(port, address):
             raise BrowseError(f"port {port} is in use: pass another --port")
         env = {key: value for key, value in os.environ.items() if key != "FIFTYONE_DISABLE_SERVICES"}
         command = [sys.executable, "-m", "fiftyone.server.main", "--port", str(port), "--address", address]
-        child = self.start(command, env=env, name="app")
+        return self.start(command, env=env, name="app")
+
+    @staticmethod
+    def wait_for_app(child: subprocess.Popen, port: int, address: str = "127.0.0.1", timeout: float = 120.0) -> None:
+        """Wait until the app server ``child`` listens."""
         deadline = time.monotonic() + timeout
         while not _listening(port, address):
             if child.poll() is not None:
@@ -188,7 +193,6 @@ class Services:
             if time.monotonic() > deadline:
                 raise BrowseError(f"the FiftyOne app server did not listen on {address}:{port} within {timeout:.0f} s")
             time.sleep(0.25)
-        return child
 
     def serve_forever(self) -> int:
         """Block until SIGINT or SIGTERM (returns its number) or until a service dies (returns 0)."""
@@ -257,8 +261,9 @@ def launch(
     """
     with Services(grace=grace) as services:
         with database(services):
+            server = services.start_app(port, address)  # it starts up while the dataset is built
             path = build()
-            services.start_app(port, address)
+            services.wait_for_app(server, port, address)
             if on_ready is not None:
                 on_ready(f"http://{address}:{port}{path}")
             signum = services.serve_forever()

@@ -307,7 +307,6 @@ class ModelDrawing:
     pred: Path
     gt: Path  # the ground truth this model's run scored against
     resize: bool
-    signature: str
     redraw: bool
     prediction: str  # 16-bit matte as scored
     error_map: str  # 16-bit |p − g|, the app's heatmap

@@ -658,18 +658,12 @@ def browse(
     # FiftyOne's dependencies (strawberry, mongoengine) warn about their own deprecations: not
     # the user's to act on. This command's filters are restored when it returns.
     warnings.simplefilter("ignore", DeprecationWarning)
-    try:
-        import fiftyone  # noqa: F401
+    from vbbench import browse as browsing
+    from vbbench.browse_names import pair_names
 
-        from vbbench import browse as browsing
-        from vbbench.browse_app import Services, database
-        from vbbench.browse_app import launch as serve
-        from vbbench.browse_names import pair_names
-    except ImportError as problem:
-        raise UsageError(f"browse needs FiftyOne: pip install 'vbbench[app]' ({problem})") from None
     pairs = pair_names(ctx.meta.get("typed", []))
     assert [folder for folder, _ in pairs] == runs and len([n for _, n in pairs if n]) == len(names or [])
-    # Every check that needs no database runs before any process starts.
+    # Every check that needs no database runs before FiftyOne is imported or any process starts.
     planned = browsing.plan(
         pairs,
         dataset=dataset,
@@ -679,6 +673,12 @@ def browse(
         data_dir=data_dir,
         show=show,
     )
+    try:
+        import fiftyone  # noqa: F401
+    except ImportError as problem:
+        raise UsageError(f"browse needs FiftyOne: pip install 'vbbench[app]' ({problem})") from None
+    from vbbench.browse_app import Services, database
+    from vbbench.browse_app import launch as serve
 
     def build() -> str:
         built, worst, reports = browsing.browse_runs(
