@@ -176,6 +176,27 @@ def test_error_colours_are_sequential_and_zero_and_sub_percent_errors_are_not_dr
     assert picture[0, 1].tolist() != [grey] * 3 and picture[0, 6].tolist() == media.COLOR_TABLE[255][::-1].tolist()
 
 
+def test_side_by_side_puts_image_and_ground_truth_first_then_each_model_in_its_row():
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    gt = rng.integers(0, 65536, (40, 30), dtype=np.uint16)
+    rows = [(f"m{i}", rng.integers(0, 65536, (40, 30), dtype=np.uint16), rng.integers(0, 65536, (40, 30), dtype=np.uint16))
+            for i in range(2)]  # fmt: skip
+    picture = media.side_by_side(image, gt, rows)
+    band, gap = 24, 4
+    assert picture.shape == (2 * (band + 40 + gap), 3 * (30 + gap) - gap, 3)  # 2 rows: one model per row
+
+    def tile(row, column):
+        top, left = row * (band + 40 + gap) + band, column * (30 + gap)
+        return picture[top : top + 40, left : left + 30]
+
+    grey = np.repeat(np.round(gt / 257.0).astype(np.uint8)[..., None], 3, axis=-1)
+    assert np.array_equal(tile(0, 0), image) and np.array_equal(tile(1, 0), grey)
+    for row, (_, pred, error) in enumerate(rows):
+        assert np.array_equal(tile(row, 1), np.repeat(np.round(pred / 257.0).astype(np.uint8)[..., None], 3, axis=-1))
+        assert np.array_equal(tile(row, 2), media.error_picture(image, error))
+
+
 def test_pictures_are_redrawn_only_when_an_input_changes(data, tmp_path):
     root, _ = data
     record = media.DrawnRecord(tmp_path)

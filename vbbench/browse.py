@@ -7,8 +7,8 @@ what a person compares at once, in this order:
   ``<model>_error`` drawn over it: an ``fo.Heatmap`` of the exact |p − g| (16-bit) in the
   sequential colour map of :mod:`vbbench.browse_media`, transparent where the error is below 1 %.
   It carries every model's metrics and its badge ``<model>_score``;
-* ``side-by-side`` — one picture of the group: a row per model of image with its error, ground
-  truth, prediction and error picture (:func:`vbbench.browse_media.side_by_side`);
+* ``side-by-side`` — one picture of the group, for the eye: image and ground truth, then each
+  model's prediction and error picture next to each other (:func:`vbbench.browse_media.side_by_side`);
 * ``ground-truth`` — the ground-truth matte itself (16-bit, white = foreground);
 * ``<model>-prediction`` — the model's matte exactly as scored; ``<model>-error`` — the error
   picture (colours over a dimmed grey copy of the image).

@@ -56,6 +56,7 @@ __all__ = [
     "overlay",
     "error_picture",
     "side_by_side",
+    "layout",
     "DrawnRecord",
     "ModelDrawing",
     "GroupDrawing",
@@ -85,9 +86,12 @@ OPACITY = 0.85
 #: Strength of the sub-1 % errors in the error picture.
 FAINT = 0.4
 #: Bumped whenever a drawing changes, so stored pictures of older versions are redrawn.
-DRAWING_VERSION = "1"
+DRAWING_VERSION = "2"
 #: Tile height of the side-by-side picture (larger images are shrunk to it).
 TILE_HEIGHT = 480
+#: Width / height of the app's large viewer the side-by-side picture is laid out for (about
+#: 1000 × 590 px in a 1500 × 950 window).
+VIEWER_ASPECT = 1.7
 
 
 def _position(error: float) -> float:
@@ -212,12 +216,30 @@ def _grey(matte16: np.ndarray) -> np.ndarray:
     return np.repeat(grey[..., None], 3, axis=-1)
 
 
-COLUMNS = ("image, |p - g| over it", "ground truth", "prediction", "|p - g|")
+def layout(models: int, tile: tuple[int, int], band: int, aspect: float = VIEWER_ASPECT) -> int:
+    """How many models the side-by-side picture puts in a row: the count whose grid (the image
+    and ground truth in a column of their own, then each model's prediction and error next to each
+    other) shows the tiles largest in a viewer ``aspect`` times as wide as high.
+
+    Examples
+    --------
+    >>> [layout(n, (240, 320), 26) for n in (1, 2, 3, 4, 6)]
+    [1, 1, 2, 2, 3]
+    """
+    width, height = tile
+    best, best_size = 1, 0.0
+    for per_row in range(1, models + 1):
+        rows, columns = max(2, math.ceil(models / per_row)), 1 + 2 * per_row
+        size = min(aspect / (columns * width), 1.0 / (rows * (height + band)))
+        if size > best_size * (1 + 1e-9):
+            best, best_size = per_row, size
+    return best
 
 
 def side_by_side(image: np.ndarray, gt16: np.ndarray, rows: list[tuple[str, np.ndarray, np.ndarray]]) -> np.ndarray:
-    """One picture of a whole group for the eye: a row per model of (image with the model's error,
-    ground truth, prediction, error picture), each row headed by the model's name.
+    """One picture of a whole group for the eye: the image and the ground truth in the first
+    column, then each model's prediction and error picture side by side, every tile labelled, as
+    many models to a row as fit a wide viewer best (:func:`layout`).
 
     Parameters
     ----------
@@ -239,27 +261,27 @@ def side_by_side(image: np.ndarray, gt16: np.ndarray, rows: list[tuple[str, np.n
 
     height, width = gt16.shape
     scale = min(1.0, TILE_HEIGHT / height)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-
-    def tile(picture: np.ndarray) -> np.ndarray:
-        return picture if scale == 1.0 else cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
-
-    band, gap = 26, 4
-    tw, th = size
-    canvas = np.full((len(rows) * (band + th + gap) + band, 4 * tw + 3 * gap, 3), 24, np.uint8)
-    labels: list[tuple[int, int, str]] = [(c * (tw + gap) + 6, 5, name) for c, name in enumerate(COLUMNS)]
-    for r, (model, pred16, error16) in enumerate(rows):
-        top = band + r * (band + th + gap)
-        labels.append((6, top + 5, model))
-        pictures = (overlay(image, error16), _grey(gt16), _grey(pred16), error_picture(image, error16))
-        for c, picture in enumerate(pictures):
-            left = c * (tw + gap)
-            canvas[top + band : top + band + th, left : left + tw] = tile(picture)
+    tw, th = max(1, round(width * scale)), max(1, round(height * scale))
+    band, gap = 24, 4
+    per_row = layout(len(rows), (tw, th), band)
+    grid_rows, columns = max(2, math.ceil(len(rows) / per_row)), 1 + 2 * per_row
+    canvas = np.full((grid_rows * (band + th + gap), columns * (tw + gap) - gap, 3), 24, np.uint8)
+    tiles = [(0, 0, "image", image), (1, 0, "ground truth", _grey(gt16))]
+    for index, (model, pred16, error16) in enumerate(rows):
+        row, column = divmod(index, per_row)
+        tiles.append((row, 1 + 2 * column, f"{model} prediction", _grey(pred16)))
+        tiles.append((row, 2 + 2 * column, f"{model} |p - g|", error_picture(image, error16)))
+    for row, column, _, picture in tiles:
+        top, left = row * (band + th + gap) + band, column * (tw + gap)
+        canvas[top : top + th, left : left + tw] = (
+            picture if scale == 1.0 else cv2.resize(picture, (tw, th), interpolation=cv2.INTER_AREA)
+        )
     drawing = Image.fromarray(canvas[..., ::-1])
-    pen = ImageDraw.Draw(drawing)
-    font = ImageFont.load_default(size=15)
-    for x, y, text in labels:
-        pen.text((x, y), text, fill=(235, 235, 235), font=font)
+    pen, font = ImageDraw.Draw(drawing), ImageFont.load_default(size=15)
+    for row, column, label, _ in tiles:
+        while len(label) > 1 and font.getlength(label) > tw - 8:  # a long model name is cut, not overlapped
+            label = label[:-2] + "~"
+        pen.text((column * (tw + gap) + 4, row * (band + th + gap) + 4), label, fill=(235, 235, 235), font=font)
     return np.ascontiguousarray(np.asarray(drawing)[..., ::-1])
 
 
