@@ -180,7 +180,7 @@ def test_side_by_side_puts_image_and_ground_truth_first_then_each_model_in_its_r
     rng = np.random.default_rng(1)
     image = rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)
     gt = rng.integers(0, 65536, (40, 30), dtype=np.uint16)
-    rows = [(f"m{i}", rng.integers(0, 65536, (40, 30), dtype=np.uint16), rng.integers(0, 65536, (40, 30), dtype=np.uint16))
+    rows = [(f"m{i}", rng.integers(0, 65536, (40, 30), dtype=np.uint16), rng.integers(0, 256, (40, 30, 3), dtype=np.uint8))
             for i in range(2)]  # fmt: skip
     picture = media.side_by_side(image, gt, rows)
     band, gap = 24, 4
@@ -194,7 +194,7 @@ def test_side_by_side_puts_image_and_ground_truth_first_then_each_model_in_its_r
     assert np.array_equal(tile(0, 0), image) and np.array_equal(tile(1, 0), grey)
     for row, (_, pred, error) in enumerate(rows):
         assert np.array_equal(tile(row, 1), np.repeat(np.round(pred / 257.0).astype(np.uint8)[..., None], 3, axis=-1))
-        assert np.array_equal(tile(row, 2), media.error_picture(image, error))
+        assert np.array_equal(tile(row, 2), error)
 
 
 def test_pictures_are_redrawn_only_when_an_input_changes(data, tmp_path):

@@ -248,7 +248,7 @@ def side_by_side(image: np.ndarray, gt16: np.ndarray, rows: list[tuple[str, np.n
     gt16 : numpy.ndarray
         The ground truth, 16-bit.
     rows : list of (str, numpy.ndarray, numpy.ndarray)
-        ``(model, prediction16, error16)`` per model.
+        ``(model, prediction16, error picture)`` per model (:func:`error_picture`).
 
     Returns
     -------
@@ -267,10 +267,10 @@ def side_by_side(image: np.ndarray, gt16: np.ndarray, rows: list[tuple[str, np.n
     grid_rows, columns = max(2, math.ceil(len(rows) / per_row)), 1 + 2 * per_row
     canvas = np.full((grid_rows * (band + th + gap), columns * (tw + gap) - gap, 3), 24, np.uint8)
     tiles = [(0, 0, "image", image), (1, 0, "ground truth", _grey(gt16))]
-    for index, (model, pred16, error16) in enumerate(rows):
+    for index, (model, pred16, picture) in enumerate(rows):
         row, column = divmod(index, per_row)
         tiles.append((row, 1 + 2 * column, f"{model} prediction", _grey(pred16)))
-        tiles.append((row, 2 + 2 * column, f"{model} |p - g|", error_picture(image, error16)))
+        tiles.append((row, 2 + 2 * column, f"{model} |p - g|", picture))
     for row, column, _, picture in tiles:
         top, left = row * (band + th + gap) + band, column * (tw + gap)
         canvas[top : top + th, left : left + tw] = (
@@ -368,16 +368,17 @@ def draw_group(task: GroupDrawing) -> list[str]:
             gt_scored, pred = scored_mattes(model.gt, model.pred, model.resize)
             pred16, error16 = to_uint16(pred), error_uint16(gt_scored, pred)
             assert image is not None
+            picture = error_picture(image, error16)
             write_png(task.folder / model.prediction, pred16)
             write_png(task.folder / model.error_map, error16)
-            write_png(task.folder / model.error, error_picture(image, error16))
+            write_png(task.folder / model.error, picture, compression=1)  # for the eye: speed over size
             written += [model.prediction, model.error_map, model.error]
         elif task.side_by_side:
-            pred16, error16 = (read_matte(task.folder / name) for name in (model.prediction, model.error_map))
+            pred16, picture = read_matte(task.folder / model.prediction), read_image(task.folder / model.error)
         if task.side_by_side:
-            rows.append((model.model, pred16, error16))
+            rows.append((model.model, pred16, picture))
     if task.side_by_side:
         assert image is not None
-        write_png(task.folder / task.side_by_side, side_by_side(image, to_uint16(gt), rows))
+        write_png(task.folder / task.side_by_side, side_by_side(image, to_uint16(gt), rows), compression=1)
         written.append(task.side_by_side)
     return written
