@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from vbbench import __version__
 from vbbench.errors import ManualDownloadRequired, UsageError, VbbenchError
@@ -823,12 +823,30 @@ def composite(
 # ---- browse / leaderboard --------------------------------------------------------------------
 
 
-@app.command()
+class _BrowseCommand(TyperCommand):
+    """Keeps the command line as typed: Click keeps each option's values but not their order, and
+    each ``--name`` names the ``--runs`` just before it."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        ctx.meta["typed"] = list(args)
+        return super().parse_args(ctx, args)
+
+
+@app.command(cls=_BrowseCommand)
 def browse(
+    ctx: typer.Context,
     runs: Annotated[
         list[Path],
         typer.Option("--runs", help="Score output folders (from vbbench score --out), one per model and variant."),
     ],
+    names: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--name",
+            help="Model name of the --runs just before it (default: the name in model.json beside its "
+            "predictions, else the prediction folder's name).",
+        ),
+    ] = None,
     dataset: Annotated[
         str | None,
         typer.Option("--dataset", help="Prepared dataset the runs scored (default: the one their summaries name)."),
@@ -841,43 +859,79 @@ def browse(
         Path | None,
         typer.Option("--images", help="The colour images scored, for runs scored with --gt (one variant only)."),
     ] = None,
-    name: Annotated[
-        str | None, typer.Option("--name", help="FiftyOne dataset name (default: vbbench-DATASET).")
+    dataset_name: Annotated[
+        str | None, typer.Option("--dataset-name", help="FiftyOne dataset name (default: vbbench-DATASET).")
+    ] = None,
+    show: Annotated[
+        str | None, typer.Option("--show", help="Model whose error and MAD the grid shows (default: the last run's).")
+    ] = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Let a run replace a model of the same name from another folder.")
+    ] = False,
+    media_dir: Annotated[
+        Path | None,
+        typer.Option("--media-dir", help="Where the pictures go (default: beside FiftyOne's dataset folders)."),
     ] = None,
     data_dir: DataDir = None,
+    workers: Workers = None,
     launch: Annotated[
         bool, typer.Option("--launch", help="Serve the app on 127.0.0.1 and print the worst-case view's URL.")
     ] = False,
     port: Annotated[int, typer.Option("--port", help="Port of the app with --launch.")] = 5151,
 ) -> None:
-    """Show the worst cases in FiftyOne (extra `app`): mattes, error maps and metrics of every run.
+    """Show the worst cases in FiftyOne (extra `app`): image, ground truth, each model's prediction
+    and error side by side.
 
-    Builds or updates a persistent FiftyOne dataset with saved views such as **worst-mad-MODEL**
-    and **disagree-mad-A-vs-B**; re-running adds new models without duplicating samples.
+    Builds or updates a persistent grouped FiftyOne dataset with saved views such as
+    **worst-mad-MODEL** and **disagree-mad-A-vs-B**; re-running adds new models and redraws only
+    the pictures of new or changed runs. Stop `--launch` with Ctrl-C: it stops every process it started.
     """
+    # FiftyOne's dependencies (strawberry, mongoengine) warn about their own deprecations: not
+    # the user's to act on. This command's filters are restored when it returns.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from vbbench import browse as browsing
+    from vbbench.browse_names import pair_names
+
+    pairs = pair_names(ctx.meta.get("typed", []))
+    assert [folder for folder, _ in pairs] == runs and len([n for _, n in pairs if n]) == len(names or [])
+    # Every check that needs no database runs before FiftyOne is imported or any process starts.
+    planned = browsing.plan(
+        pairs,
+        dataset=dataset,
+        variants=variants,
+        images=images,
+        dataset_name=dataset_name,
+        data_dir=data_dir,
+        show=show,
+    )
     try:
         import fiftyone  # noqa: F401
-
-        from vbbench import browse as browsing
     except ImportError as problem:
         raise UsageError(f"browse needs FiftyOne: pip install 'vbbench[app]' ({problem})") from None
-    built, worst = browsing.browse_runs(runs, dataset, variants, images, name, data_dir)
-    typer.echo(
-        f"FiftyOne dataset {built.name}: {len(built)} samples; saved views: {', '.join(built.list_saved_views())}"
-    )
-    if not launch:
-        typer.echo(
-            "open it with: vbbench browse --runs … --launch, or in Python: "
-            f"fiftyone.launch_app(fiftyone.load_dataset({built.name!r}))"
-        )
-        return
-    import fiftyone as fo
+    from vbbench.browse_app import Services, database
+    from vbbench.browse_app import launch as serve
 
-    # The session itself holds the worst-case view: a session on the bare dataset pushes its own
-    # (empty) view to the browser and can race the URL's ?view= away.
-    session = fo.launch_app(built, view=built.load_saved_view(worst), port=port, address="127.0.0.1", auto=False)
-    typer.echo(f"worst cases: {browsing.view_url(built.name, worst, port)}", color=False)
-    session.wait(-1)
+    def build() -> str:
+        built, worst, reports = browsing.browse_runs(
+            planned, replace=replace, media_dir=media_dir, workers=workers or os.cpu_count() or 1
+        )
+        typer.echo(
+            f"FiftyOne dataset {built.name}: {len(built)} images; slices: {', '.join(built.group_slices)}; "
+            f"saved views: {', '.join(built.list_saved_views())}"
+        )
+        for report in reports:
+            typer.echo(
+                f"pictures of variant {report['variant']}: {report['drawn']} drawn, {report['up_to_date']} "
+                f"up to date, in {report['media']}"
+            )
+        return browsing.view_path(built.name, worst)
+
+    if not launch:
+        with Services() as services, database(services):
+            path = build()
+        typer.echo(f"open it with: vbbench browse … --launch (the worst cases are at {path})")
+        return
+    raise typer.Exit(serve(build, port=port, on_ready=lambda url: typer.echo(f"worst cases: {url}", color=False)))
 
 
 @app.command()
