@@ -224,7 +224,8 @@ def test_card_errors(tmp_path):
         load_runner(str(tmp_path), config=card)
     with pytest.raises(ModelError, match="reference is a registered model; a model card describes a file"):
         load_runner("reference", config=card)
-    result = cli.invoke(app, ["predict", "--images", str(tmp_path), "--out", str(tmp_path / "p")])
+    (tmp_path / "images").mkdir()
+    result = cli.invoke(app, ["predict", "--images", str(tmp_path / "images"), "--out", str(tmp_path / "p")])
     assert (
         result.exit_code == 1
         and "no model: give --model, or a model card (--model-config) with a path" in result.output

@@ -244,7 +244,7 @@ def check_outputs(
     >>> check_outputs("call.mp4", "call.mp4")
     Traceback (most recent call last):
     ...
-    vbbench.errors.OutputError: --out call.mp4 is VIDEO .../call.mp4: the outputs would overwrite the inputs; choose another --out
+    vbbench.errors.OutputError: --out .../call.mp4 is VIDEO .../call.mp4: the output would overwrite the input; choose another --out
     """
     from vbbench.guards import check_outputs as check
 
