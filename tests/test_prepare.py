@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from vbbench.cli import app
 from vbbench.errors import MANUAL_EXIT_CODE
 from vbbench.paths import datasets_dir
-from vbbench.variants import VARIANTS
+from vbbench.variants import default_variants
 
 runner = CliRunner()
 
@@ -36,12 +36,13 @@ def test_prepare_sample_end_to_end(prepared_sample):
     data, output = prepared_sample
     assert "sample: train 30 / test 10 items (test 25.0 %" in output
     assert (
-        "sample   40     0        0        30     10    25.0    original, rot90cw, rot90ccw, rot30, call16x9" in output
+        "sample   40     0        0        30     10    25.0    original, rot90cw, rot90ccw, rot30, call16x9, low_light, "
+        "sensor_noise, motion_blur, jpeg, h264, backlight" in output
     )
     test_ids = [
         row["id"] for row in csv.DictReader(open(datasets_dir() / "sample" / "split.csv")) if row["split"] == "test"
     ]
-    for variant in VARIANTS:
+    for variant in default_variants():  # clips are made on request
         manifest = list(csv.DictReader(open(data / "sample" / "variants" / variant / "manifest.csv")))
         assert [row["id"] for row in manifest] == test_ids
         assert all((data / "sample" / "variants" / variant / "alpha" / f"{i}.png").is_file() for i in test_ids)
@@ -55,7 +56,7 @@ def test_second_prepare_skips_finished_steps(prepared_sample):
     assert before == {p: p.stat().st_mtime_ns for p in (data / "sample").rglob("*") if p.is_file()}
 
 
-@pytest.mark.parametrize("variant", ["original", "call16x9"])
+@pytest.mark.parametrize("variant", ["original", "call16x9", "motion_blur", "h264"])
 def test_score_a_prepared_variant(prepared_sample, tmp_path, variant):
     data, _ = prepared_sample
     predictions = tmp_path / "pred"

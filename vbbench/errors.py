@@ -36,6 +36,7 @@ __all__ = [
     "MatteError",
     "ScoreError",
     "ModelError",
+    "VideoError",
     "ResultError",
     "BrowseError",
     "BusyError",
@@ -118,6 +119,10 @@ class ScoreError(VbbenchError, ValueError):
 
 class ModelError(VbbenchError, ValueError):
     """A model that cannot be found, loaded or run."""
+
+
+class VideoError(VbbenchError, ValueError):
+    """A video or clip folder that cannot be read, or a video that cannot be written."""
 
 
 class ResultError(VbbenchError, ValueError):

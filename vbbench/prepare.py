@@ -20,7 +20,7 @@ from vbbench.errors import SplitError, VerifyError
 from vbbench.io import atomic_write_text, read_csv
 from vbbench.prepared import PreparedDataset
 from vbbench.split import assign_splits, summarize_split, write_split
-from vbbench.variants import VARIANTS, make_variants
+from vbbench.variants import VARIANTS, default_variants, make_variants
 from vbbench.verify import VerifyReport, lock_is_current, verify_dataset
 
 __all__ = ["PrepareResult", "prepare_dataset", "data_at_hand", "run_verify", "default_selection", "manual_instructions"]
@@ -129,6 +129,7 @@ def prepare_dataset(
     workers: int = 1,
     progress: bool = True,
     variants: tuple[str, ...] | None = None,
+    clip_spec=None,
 ) -> PrepareResult:
     """Prepare one dataset: acquire, verify, split, make the test-split variants.
 
@@ -149,7 +150,10 @@ def prepare_dataset(
     progress : bool
         tqdm bars.
     variants : tuple of str, optional
-        Variants to make (default every one in :data:`vbbench.variants.VARIANTS`).
+        Variants to make (default :func:`vbbench.variants.default_variants`: every one not made on
+        request whose extra is installed).
+    clip_spec : vbbench.clips.ClipSpec, optional
+        How the ``clips`` variant's clips are made (default ``ClipSpec()``).
 
     Returns
     -------
@@ -191,10 +195,11 @@ def prepare_dataset(
         raise SplitError(f"{card.name}: the split put no item in the test set ({summary.describe()})")
 
     test_ids = {row.id for row in rows if row.split == "test"}
-    wanted = tuple(VARIANTS.check(variants)) if variants is not None else VARIANTS.names()
+    wanted = tuple(VARIANTS.check(variants)) if variants is not None else default_variants()
     make_variants(
-        prepared, root, [pair for pair in pairs if pair.id in test_ids], wanted, workers=workers, progress=progress
-    )
+        prepared, root, [pair for pair in pairs if pair.id in test_ids], wanted, workers=workers, progress=progress,
+        clip_spec=clip_spec,
+    )  # fmt: skip
     result.variants = wanted
     result.steps["variants"] = "done"
     return result

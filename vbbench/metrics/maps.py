@@ -28,8 +28,8 @@ class PairMaps:
     def __init__(self, pred: np.ndarray, gt: np.ndarray, conventions: Conventions = REFERENCE):
         self.conventions = conventions
         self.pred_raw, self.gt_raw = np.asarray(pred), np.asarray(gt)
-        self.pred = to_alpha(self.pred_raw)
-        self.gt = to_alpha(self.gt_raw)
+        self.pred = to_alpha(self.pred_raw, where="pred")
+        self.gt = to_alpha(self.gt_raw, where="gt")
         self._cache: dict[str, np.ndarray] = {}
         self._gradients: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
