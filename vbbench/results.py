@@ -5,7 +5,7 @@ provenance, under the schema ``vbbench-result/1`` (documented in ``docs/leaderbo
 
     {"schema": "vbbench-result/1", "benchmark_version": "1", "vbbench_version": "0.1.0",
      "date": "2026-11-25",
-     "dataset": {"name", "variant", "revision", "split_sha256"},
+     "dataset": {"name", "variant", "revision", "split_sha256", "partial"},
      "model": {"name", "description", "simulated", "parameters", "macs", "input_size", "runtime",
                "weights_sha256", "speed": {"640x360": fps, ...} or null,
                "speed_machine": "CPU, cores, OS, threads" or null, "speed_input": "WxH" or null},
@@ -87,7 +87,11 @@ def make_result(
         "benchmark_version": BENCHMARK_VERSION,
         "vbbench_version": __version__,
         "date": date,
-        "dataset": {key: provenance.get(key) for key in ("name", "variant", "revision", "split_sha256")},
+        "dataset": {
+            **{key: provenance.get(key) for key in ("name", "variant", "revision", "split_sha256")},
+            # a set prepared with --allow-partial; recorded by `score --dataset`, absent for --gt runs
+            **({"partial": bool(provenance["partial"])} if "partial" in provenance else {}),
+        },
         "model": {
             "name": model["name"],
             # `vbbench predict`'s model.json calls it notes.
@@ -206,6 +210,8 @@ def validate_result(document: Any, where: Path) -> dict[str, Any]:
         if not _NAME.match(_require(document, dotted, str, where)):
             raise ResultError(f"{where}: field '{dotted}' must be a plain name (letters, digits, . _ -)")
     _require(document, "model.simulated", bool, where)
+    if not isinstance(document["dataset"].get("partial", False), bool):
+        raise ResultError(f"{where}: field 'dataset.partial' must be true or false")
     speed = document["model"].get("speed")
     if speed is not None and not (isinstance(speed, dict) and all(isinstance(v, (int, float)) for v in speed.values())):
         raise ResultError(f"{where}: field 'model.speed' must map frame sizes to FPS numbers")
