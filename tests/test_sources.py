@@ -51,6 +51,25 @@ def test_registry_lists_the_three_cards_with_their_facts():
     assert (shen.url, shen.sha256, ais.url, ais.sha256) == (None, None, None, None)
 
 
+def test_an_aisegment_group_is_a_run_of_500_numbers_in_a_block(tmp_path):
+    from vbbench.layout import find_pairs
+
+    names = [f"1803151818-{n:08d}" for n in (1000, 1499, 1500, 1999)]
+    for stem in names:
+        for top, suffix in (("clip_img", "jpg"), ("matting", "png")):
+            folder = "clip" if top == "clip_img" else "matting"
+            path = tmp_path / top / "1803151818" / f"{folder}_00000001" / f"{stem}.{suffix}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"")
+    listing = find_pairs(get_dataset("aisegment"), tmp_path)
+    assert [(p.id, p.group) for p in listing.pairs] == [
+        ("1803151818/clip_00000001/1803151818-00001000", "1803151818/clip_00000001/run_2"),
+        ("1803151818/clip_00000001/1803151818-00001499", "1803151818/clip_00000001/run_2"),
+        ("1803151818/clip_00000001/1803151818-00001500", "1803151818/clip_00000001/run_3"),
+        ("1803151818/clip_00000001/1803151818-00001999", "1803151818/clip_00000001/run_3"),
+    ]
+
+
 def test_unknown_dataset_suggests_the_closest_name():
     with pytest.raises(DatasetError, match=r"unknown dataset 'aisegmnt'; did you mean 'aisegment'\?"):
         get_dataset("aisegmnt")
@@ -70,6 +89,10 @@ def test_card_loader_names_the_missing_or_wrong_field(tmp_path):
     with pytest.raises(
         DatasetError, match=r"'layout.id' uses nummer, not a field of the image pattern of form 'authors'"
     ):
+        load_card(card)
+    card.write_text(text.replace('group: "{folder}/{number}"', 'group: "{folder//2}"'))
+    with pytest.raises(DatasetError, match=r"'layout.group' divides 'folder', which the image pattern of form 'authors' "
+                                           r"does not declare as \{folder:digits\}"):  # fmt: skip
         load_card(card)
     card.write_text(text.replace("  dhash_threshold: 8", "  dhash_threshold: 64"))
     with pytest.raises(DatasetError, match=r"'split.dhash_threshold' must be 0 to 63 bits, not 64"):

@@ -82,7 +82,7 @@ def test_aisegment_defects_are_reported_by_name_and_known_ones_are_not_fatal(tmp
     pairs = rows(report.pairs_path)
     assert len(pairs) == 14 and ORPHAN_MATTE not in {p["id"].split("/")[-1] for p in pairs}
     assert pairs[0]["id"] == "1803201916/clip_00000000/1803201916-00000000"
-    assert pairs[0]["group"] == "1803201916/clip_00000000"
+    assert pairs[0]["group"] == "1803201916/clip_00000000/run_0"  # numbers 0–499 of the block
     # the duplicate tree is neither paired nor locked
     assert not any("matting_human_half" in row["path"] for row in rows(report.lock_path))
     # --strict passes on the known defects and fails on one more

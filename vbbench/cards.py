@@ -81,6 +81,8 @@ __all__ = [
 
 CARD_SCHEMA = "vbbench-card/1"
 _FIELD = re.compile(r"\{(\w+)(?::(digits))?\}")
+#: A template field: ``{name}``, or ``{name//N}`` (the field's number divided by N, rounded down).
+_TEMPLATE_FIELD = re.compile(r"\{(\w+)(?://(\d+))?\}")
 _MATTE_CHANNELS = ("alpha", "gray")
 _SPLIT_RULES = ("folders", "units")
 
@@ -180,14 +182,23 @@ class LayoutSpec:
         raise DatasetError(f"no layout form {name!r} (forms: {', '.join(f.name for f in self.forms)})")
 
     def fill(self, template: str, fields: dict[str, str]) -> str:
-        """``template`` with the fields of a matched path.
+        """``template`` with the fields of a matched path; ``{name//N}`` is the field's number
+        divided by N, rounded down.
 
         Examples
         --------
-        >>> get_dataset("shen2016").layout.fill("{folder}/{number}", {"folder": "testing", "number": "00007"})
+        >>> layout = get_dataset("shen2016").layout
+        >>> layout.fill("{folder}/{number}", {"folder": "testing", "number": "00007"})
         'testing/00007'
+        >>> layout.fill("run_{number//500}", {"number": "00001234"})
+        'run_2'
         """
-        return _FIELD.sub(lambda match: fields[match[1]], template)
+
+        def one(match: re.Match) -> str:
+            value = fields[match[1]]
+            return str(int(value) // int(match[2])) if match[2] else value
+
+        return _TEMPLATE_FIELD.sub(one, template)
 
 
 @dataclass(frozen=True)
@@ -433,7 +444,8 @@ def _read_layout(field_of: _Reader, raw: dict) -> LayoutSpec:
         max_depth=field_of(block, "max_depth", int, 4, where="layout."),
     )
     for form in forms:
-        image_fields, matte_fields = set(_field_names(form.image)), set(_field_names(form.matte))
+        image_fields = {m[1] for m in _FIELD.finditer(form.image)}
+        matte_fields = {m[1] for m in _FIELD.finditer(form.matte)}
         for key in ("id", "group", "folder"):
             missing = set(_field_names(getattr(layout, key))) - image_fields
             if missing:
@@ -443,6 +455,15 @@ def _read_layout(field_of: _Reader, raw: dict) -> LayoutSpec:
                 )
         if set(_field_names(layout.id)) - matte_fields:
             raise field_of.fail(f"'layout.id' must be made of fields that the matte pattern of form '{form.name}' has")
+        digit_fields = {m[1] for m in _FIELD.finditer(form.image) if m[2]}
+        for key in ("id", "group", "folder"):
+            for name in set(_divided_fields(getattr(layout, key))) - digit_fields:
+                raise field_of.fail(
+                    f"'layout.{key}' divides '{name}', which the image pattern of form '{form.name}' does not "
+                    f"declare as {{{name}:digits}}"
+                )
+        if _divided_fields(layout.id):
+            raise field_of.fail("'layout.id' may not divide a field (ids must keep every file apart)")
     return layout
 
 
@@ -555,7 +576,11 @@ def load_card(path: str | os.PathLike) -> DatasetCard:
 
 
 def _field_names(template: str) -> list[str]:
-    return [match[1] for match in _FIELD.finditer(template)]
+    return [match[1] for match in _TEMPLATE_FIELD.finditer(template)]
+
+
+def _divided_fields(template: str) -> list[str]:
+    return [match[1] for match in _TEMPLATE_FIELD.finditer(template) if match[2]]
 
 
 def list_datasets() -> list[str]:
