@@ -144,6 +144,17 @@ def test_the_eg2016_segmentation_set_is_refused_as_a_different_dataset(small_car
     assert not (tmp_path / "data" / "shen2016" / "raw").exists()  # refused before anything was written
 
 
+def test_a_refused_archive_does_not_cost_the_earlier_import(small_cards, tmp_path):
+    good, wrong = tmp_path / "shen.zip", tmp_path / "eg.zip"
+    good.write_bytes(zip_bytes(shen_entries()))
+    wrong.write_bytes(zip_bytes(eg2016_entries()))
+    assert prepare("shen2016", "--from", good, "--data-dir", tmp_path / "data")[0] == 0
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "data" / "shen2016" / "raw").rglob("*"))
+    code, output = prepare("shen2016", "--from", wrong, "--data-dir", tmp_path / "data")
+    assert code == 1 and "EG 2016 portrait *segmentation* set" in output
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "data" / "shen2016" / "raw").rglob("*")) == before
+
+
 def test_two_whole_trees_are_ambiguous(small_cards, tmp_path):
     folder = write_tree(tmp_path / "both", {**shen_entries(wrap="a/"), **shen_entries(wrap="b/")})
     with pytest.raises(DatasetError, match=r"2 folders each hold a whole tree \(a/, b/\); point --from at the one"):

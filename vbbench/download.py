@@ -314,6 +314,7 @@ def acquire(
             if sha256 is None:
                 notes.append(_unchecked(f"the download of {url}", file_sha256(archive)))
     if raw_dir.is_dir():
+        plan_extraction(archive, card)  # a refused or unsafe archive must not cost the earlier import
         shutil.rmtree(raw_dir)  # an explicit --from replaces an earlier import
     try:
         plan: Plan = safe_extract(archive, raw_dir, card, progress=progress)

@@ -32,7 +32,7 @@ from vbbench.archives import STAGING
 from vbbench.cards import DatasetCard, get_dataset, list_datasets
 from vbbench.download import acquire, cached_archive, manual_instructions
 from vbbench.errors import PartialDatasetError, SplitError, VerifyError
-from vbbench.io import atomic_write_text, read_csv, read_image
+from vbbench.io import atomic_write_text, read_csv
 from vbbench.layout import Defect, find_layout_root
 from vbbench.locks import FolderLock
 from vbbench.neardup import colour_thumbnail, hash_image
@@ -40,7 +40,15 @@ from vbbench.parallel import process_map
 from vbbench.prepared import Pair, PreparedDataset
 from vbbench.split import SplitReport, make_split, write_split
 from vbbench.variants import VARIANTS, make_variants
-from vbbench.verify import VerifyReport, completeness, lock_is_current, read_hashes, verify_dataset, verify_variants
+from vbbench.verify import (
+    VerifyReport,
+    completeness,
+    lock_is_current,
+    read_hashes,
+    verify_dataset,
+    verify_variants,
+    write_hashes,
+)
 
 __all__ = [
     "PrepareResult",
@@ -189,7 +197,12 @@ def _archive_identity(archive: Path) -> str:
 
 
 def _signature_of_file(path: str) -> tuple[np.ndarray, np.ndarray]:
-    image = read_image(path)
+    # decoded exactly as verify decodes (unchanged channels and depth), so either path gives the same
+    import cv2
+
+    image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise VerifyError(f"{path}: not a decodable image any more; run `vbbench verify` to find what changed")
     return hash_image(image), colour_thumbnail(image)
 
 
@@ -210,6 +223,7 @@ def _signatures(
             for pair, signature in zip(todo, process_map(_signature_of_file, paths, workers, chunksize=32)):
                 cached[pair.image_sha256] = signature
                 bar.update()
+        write_hashes(prepared, {pair.image_sha256: cached[pair.image_sha256] for pair in pairs})
     if not pairs:
         return np.zeros((0, 11), np.uint64), np.zeros((0, 144), np.uint8)
     return (

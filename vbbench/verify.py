@@ -59,6 +59,7 @@ __all__ = [
     "lock_is_current",
     "completeness",
     "read_hashes",
+    "write_hashes",
     "DEFECT_FIELDS",
 ]
 
@@ -280,6 +281,20 @@ def read_hashes(prepared: PreparedDataset) -> dict[str, tuple[np.ndarray, np.nda
     }
 
 
+def write_hashes(prepared: PreparedDataset, signatures: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """Write ``dhash.csv``: one row per image SHA-256 with its hashes and colour thumbnail."""
+    rows = (
+        {
+            "image_sha256": digest,
+            "hash_version": HASH_VERSION,
+            "hashes": format_hashes(hashes),
+            "thumbnail": format_thumbnail(thumbnail),
+        }
+        for digest, (hashes, thumbnail) in sorted(signatures.items())
+    )
+    atomic_write_text(prepared.dhash_csv, csv_text(rows, _HASH_FIELDS))
+
+
 # ---- counts ----------------------------------------------------------------------------------
 
 
@@ -443,16 +458,16 @@ def verify_dataset(
 
     atomic_write_text(prepared.defects_csv, csv_text((_defect_row(d) for d in defects), DEFECT_FIELDS))
     prepared.write_pairs(usable)
-    hash_rows = (
+    write_hashes(
+        prepared,
         {
-            "image_sha256": pair.image_sha256,
-            "hash_version": HASH_VERSION,
-            "hashes": records[pair.image]["hashes"],
-            "thumbnail": records[pair.image]["thumbnail"],
-        }
-        for pair in sorted(usable, key=lambda p: p.image_sha256)
+            pair.image_sha256: (
+                parse_hashes(records[pair.image]["hashes"]),
+                parse_thumbnail(records[pair.image]["thumbnail"]),
+            )
+            for pair in usable
+        },
     )
-    atomic_write_text(prepared.dhash_csv, csv_text(hash_rows, _HASH_FIELDS))
     if locked:
         rows = ({"path": path, **record} for path, record in sorted(records.items()))
         atomic_write_text(prepared.lock_csv, csv_text(rows, _LOCK_FIELDS))
