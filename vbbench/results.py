@@ -5,7 +5,7 @@ provenance, under the schema ``vbbench-result/1`` (documented in ``docs/leaderbo
 
     {"schema": "vbbench-result/1", "benchmark_version": "1", "vbbench_version": "0.1.0",
      "date": "2026-11-25",
-     "dataset": {"name", "variant", "revision", "split_sha256"},
+     "dataset": {"name", "variant", "revision", "split_sha256", "partial"},
      "model": {"name", "description", "simulated", "parameters", "macs", "input_size", "runtime",
                "weights_sha256", "speed": {"640x360": fps, ...} or null,
                "speed_machine": "CPU, cores, OS, threads" or null, "speed_input": "WxH" or null},
@@ -126,7 +126,11 @@ def make_result(
         "benchmark_version": BENCHMARK_VERSION,
         "vbbench_version": __version__,
         "date": date,
-        "dataset": {key: provenance.get(key) for key in ("name", "variant", "revision", "split_sha256")},
+        "dataset": {
+            **{key: provenance.get(key) for key in ("name", "variant", "revision", "split_sha256")},
+            # a set prepared with --allow-partial; recorded by `score --dataset`, absent for --gt runs
+            **({"partial": bool(provenance["partial"])} if "partial" in provenance else {}),
+        },
         "model": {
             "name": model["name"],
             # `vbbench predict`'s model.json calls it notes.
@@ -262,6 +266,8 @@ def validate_result(document: Any, where: str | os.PathLike) -> dict[str, Any]:
             raise ResultError(f"{where}: field 'dataset.{key}' must be a string or null, found {value!r}")
     model = _require(document, "model", dict, where)
     _require(document, "model.simulated", bool, where)
+    if not isinstance(document["dataset"].get("partial", False), bool):
+        raise ResultError(f"{where}: field 'dataset.partial' must be true or false")
     for key in ("description", "input_size", "runtime", "weights_sha256"):
         value = model.get(key)
         if value is not None and not isinstance(value, str):
