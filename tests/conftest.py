@@ -35,6 +35,8 @@ def small_cards(tmp_path, monkeypatch):
         path = cards / name / "card.yaml"
         card = yaml.safe_load(path.read_text())
         card.update(expected_pairs=pairs, expected_width_px=WIDTH_PX, expected_height_px=HEIGHT_PX)
+        if name == "shen2016":  # shen_entries() makes 6 training and 3 testing pairs
+            card["expected_folder_pairs"] = {"training": 6, "testing": 3}
         path.write_text(yaml.safe_dump(card))
     monkeypatch.setenv("VBBENCH_DATASETS_DIR", str(cards))
     monkeypatch.setenv("VBBENCH_HOME", str(tmp_path / "home"))

@@ -166,9 +166,11 @@ def test_static_stretch_holds_motion_but_not_noise():
     assert clip.frames[7].params["person"] != held[0].params["person"]  # and motion resumes
     gts = [f.alpha for f in clip.frames]
     assert flicker(gts, gts, static=static) == 0.0
-    # A "model" that passes image noise into its matte flickers.
+    # A "model" that passes image noise into its matte flickers. Its matte is squeezed into
+    # [0.25, 0.75] so the ±0.05 of noise stays inside [0, 1] without clipping.
     reactive = [
-        g / 255.0 + (cv2.cvtColor(f.image, cv2.COLOR_BGR2GRAY) - 128.0) / 2550.0 for g, f in zip(gts, clip.frames)
+        0.25 + 0.5 * (g / 255.0) + (cv2.cvtColor(f.image, cv2.COLOR_BGR2GRAY) - 128.0) / 2550.0
+        for g, f in zip(gts, clip.frames)
     ]
     assert flicker(reactive, gts, static=static) > 1e-4
 

@@ -400,7 +400,20 @@ def prepare(
     sha256: Annotated[
         str | None, typer.Option("--sha256", help="Expected SHA-256 of the download (or $VBBENCH_<NAME>_SHA256).")
     ] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Fail when verification finds defects.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail when verification finds defects beyond the card's known ones.")
+    ] = False,
+    allow_partial: Annotated[
+        bool,
+        typer.Option(
+            "--allow-partial",
+            help="Accept a set with fewer pairs than its card expects; it is marked partial in its split record, "
+            "score summaries and results.",
+        ),
+    ] = False,
+    resplit: Annotated[
+        bool, typer.Option("--resplit", help="Replace a committed split list that differs (moved items are reported).")
+    ] = False,
     variants: Annotated[
         str | None,
         typer.Option(
@@ -422,8 +435,10 @@ def prepare(
 
     With no dataset named, prepares the embedded **sample** and every real set whose data is at
     hand (archive in $VBBENCH_HOME/archives, or imported before) and prints the manual steps for
-    the others. Idempotent and resumable: finished steps are skipped after checking their outputs.
-    Exits with code 3 when a named dataset must first be downloaded by hand (the steps are printed).
+    the others. Idempotent and resumable: finished steps are skipped after checking their outputs;
+    a second prepare of the same data folder stops and names the PID of the first.
+    Exits with code 3 when a named dataset must first be downloaded by hand (the steps are printed),
+    and with 1 when a set is incomplete (unless --allow-partial).
     """
     from vbbench import prepare as preparing
     from vbbench.cards import get_dataset
@@ -448,16 +463,21 @@ def prepare(
         try:
             results.append(
                 preparing.prepare_dataset(
-                    name, root, source=source, url=url, sha256=sha256, strict=strict,
-                    workers=_workers(workers), progress=not quiet, variants=wanted, clip_spec=clip_spec,
+                    name, root, source=source, url=url, sha256=sha256, strict=strict, allow_partial=allow_partial,
+                    resplit=resplit, workers=_workers(workers), progress=not quiet, variants=wanted, clip_spec=clip_spec,
                 )
             )  # fmt: skip
         except ManualDownloadRequired as problem:
             manual.append(str(problem))
     for result in results:
-        typer.echo(f"{result.name}: {result.split_text}")
+        for note in result.notes:
+            typer.secho(f"note: {note}", err=True)
+        typer.echo(f"{result.name}: split {result.split_status} ({result.split_path})")
+        typer.echo("  " + result.split_text.replace("\n", "\n  "))
         if result.split_path is not None and not get_dataset(result.name).split.committed:
-            typer.echo(f"  split list: {result.split_path} (commit it to datasets/{result.name}/ to share the split)")
+            typer.echo(
+                f"  commit {result.split_path.parent}/split.csv and split.json to datasets/{result.name}/ to share the split"
+            )
     if results:
         typer.echo(_prepare_table(results, root))
     for card in explain:
@@ -492,9 +512,9 @@ def _prepare_table(results: list, data_dir: Path) -> str:
     header = ("dataset", "pairs", "defects", "ignored", "train", "test", "test %", "variants")
     rows = [
         (
-            r.name,
+            r.name + (" (partial)" if r.partial else ""),
             str(r.usable_pairs),
-            str(r.errors),
+            f"{r.errors} ({r.known_errors} known)" if r.known_errors else str(r.errors),
             str(r.ignored),
             str(r.train),
             str(r.test),
@@ -520,16 +540,20 @@ def verify(
     """Re-hash and re-check every file of a prepared dataset against its lock manifest.
 
     Fails (naming the files) if any file changed, went missing or was added since the first
-    verification; with --strict, also when defects are found.
+    verification, or if a prepared variant's file differs from its manifest; with --strict, also
+    when defects beyond the card's known ones are found.
     """
     from vbbench.guards import check_outputs
     from vbbench.prepare import run_verify
 
     check_outputs(folders={"--data-dir": _data_dir(data_dir)})
-    report = run_verify(name, _data_dir(data_dir), strict=strict, workers=_workers(workers), progress=not quiet)
+    report, variant_files = run_verify(
+        name, _data_dir(data_dir), strict=strict, workers=_workers(workers), progress=not quiet
+    )
     typer.echo(
         f"{name}: {report.usable} usable pairs of {report.pairs}, {report.errors} defects, "
-        f"{report.ignored} ignored files; files match {report.lock_path}"
+        f"{report.ignored} ignored files; files match {report.lock_path}; "
+        f"{variant_files} variant files match their manifests"
         if not report.locked
         else f"{name}: {report.usable} usable pairs, lock written to {report.lock_path}"
     )

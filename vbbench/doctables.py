@@ -119,11 +119,30 @@ def datasets_table() -> str:
         card = get_dataset(name)
         size = f"{card.expected_width_px}×{card.expected_height_px}" if card.expected_width_px else "any"
         pairs = f"{card.expected_pairs:,}" if card.expected_pairs else "—"
+        if card.expected_folder_pairs:
+            pairs += " (" + " + ".join(f"{n:,} {f}" for f, n in card.expected_folder_pairs.items()) + ")"
+        spec = card.split
         rule = (
-            "authors' folders" if card.split.rule == "folders" else f"group hash, {card.split.test_fraction:.0%} test"
+            "authors' folders"
+            if spec.rule == "folders"
+            else f"units (groups + near-duplicates), {spec.test_fraction:.0%} ± {spec.tolerance:.0%} test"
         )
-        rows.append([f"`{name}`", card.title, pairs, size, card.licence, rule])
-    return _markdown(["card", "set", "pairs", "size (px)", "licence", "split rule"], rows)
+        limits = card.limits
+        volume = "generated" if card.generated else "—"
+        if limits.tree_bytes:
+            volume = f"tree ≈ {limits.tree_bytes / 1e9:.3g} GB"
+            if limits.archive_bytes:
+                volume += f"; archive ≈ {limits.archive_bytes / 1e9:.3g} GB"
+            if limits.archive_entries:
+                volume += f", {limits.archive_entries:,} entries"
+        forms = ", ".join(f"`{form.name}`" for form in card.layout.forms)
+        if card.layout.duplicate_tree:
+            forms += f" (alone inside `{card.layout.duplicate_tree}/`, or beside that second copy)"
+        if card.layout.refuse:
+            forms += "; refuses " + ", ".join(dict.fromkeys(r.name for r in card.layout.refuse))
+        rows.append([f"`{name}`", card.title, pairs, size, volume, forms, card.licence, rule])
+    header = ["card", "set", "pairs", "size (px)", "on disk", "forms accepted", "licence", "split rule"]
+    return _markdown(header, rows)
 
 
 TABLES: dict[str, Callable[[], str]] = {

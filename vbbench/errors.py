@@ -27,6 +27,7 @@ __all__ = [
     "DownloadError",
     "ChecksumError",
     "ArchiveError",
+    "CorruptArchiveError",
     "ManualDownloadRequired",
     "PartialDatasetError",
     "VerifyError",
@@ -81,6 +82,10 @@ class ChecksumError(DatasetError):
 
 class ArchiveError(DatasetError):
     """An archive is corrupt, truncated, too large, or holds an unsafe entry."""
+
+
+class CorruptArchiveError(ArchiveError):
+    """The archive's bytes are damaged (truncated, bad CRC, not an archive at all): fetch it again."""
 
 
 class ManualDownloadRequired(DatasetError):

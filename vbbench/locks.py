@@ -1,146 +1,195 @@
-"""A folder lock: one vbbench process at a time writes into a folder.
+"""One writer per folder: :class:`FolderLock`, a lock file holding the owner's PID.
 
-Two ``vbbench score`` runs into the same ``--out`` used to crash one of them (the first removed
-the checkpoint the second was appending to) and lose its results. :class:`FolderLock` holds an
-exclusive ``flock`` on a hidden file inside the folder, with the holder's PID written in it; a
-second process stops at once with :class:`~vbbench.errors.BusyError` "… in use by PID N".
+Two ``vbbench prepare`` runs on the same data folder, or two ``vbbench score --out`` runs into
+the same output folder, would interleave their writes (one renames a temporary file the other has
+just removed). Each such command holds a :class:`FolderLock` on its folder for as long as it
+writes; a second one stops at once with a :class:`vbbench.errors.BusyError` that names the folder
+and the PID (and command) of the run that holds it.
 
-Why ``flock`` on a file rather than "create the lock file exclusively": the kernel releases the
-lock when the holder dies, ``kill -9`` included, so a crashed run never leaves a stale lock that
-a user must delete by hand. The lock file is removed on release while still locked; a process
-that opened the old file meanwhile notices (its file is no longer the one at the path) and tries
-again, so two processes never both believe they hold the folder.
+How: the lock file ``<folder>/.vbbench.lock`` is locked with ``fcntl.flock`` (released by the
+operating system when the holder exits, however it exits, so a killed run never leaves a stale
+lock) and holds the holder's PID, command and start time for the message. On systems without
+``fcntl`` (Windows) the file is created exclusively instead, and a file whose PID is no longer
+running is taken over. The lock is re-entrant within one process (a command that locks a folder
+can call a function that locks it again).
+
+Examples
+--------
+>>> import tempfile
+>>> folder = tempfile.mkdtemp()
+>>> with FolderLock(folder) as lock:
+...     holder = lock.holder()
+>>> holder["pid"] == os.getpid()
+True
 """
 
 from __future__ import annotations
 
-import errno
-import fcntl
+import contextlib
 import os
+import sys
+import threading
+import time
 from pathlib import Path
-from types import TracebackType
+from typing import Any
 
 from vbbench.errors import BusyError, OutputError
 
 __all__ = ["FolderLock", "LOCK_NAME"]
 
-#: The lock file inside a locked folder (hidden, so folder scans never take it for a matte).
+#: Name of the lock file inside the locked folder.
 LOCK_NAME = ".vbbench.lock"
+
+try:  # POSIX
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+_held: dict[str, list[Any]] = {}  # lock file path -> [open file descriptor, depth] in this process
+_held_guard = threading.Lock()
+
+
+def _pid_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except OSError:
+        return False
+    return True
 
 
 class FolderLock:
-    """Hold ``path`` (a folder, created if missing) for this process; a context manager.
+    """Hold ``<folder>/<name>`` while a command writes into ``folder``.
 
     Parameters
     ----------
-    path : path
-        The folder to hold.
+    folder : path
+        The folder to lock (created if missing).
+    name : str
+        File name of the lock inside ``folder``; default :data:`LOCK_NAME`. Give another name to
+        lock one file of a shared folder (a download in the archive cache).
+    what : str
+        What the holder is doing, shown to a second run (default: the command line).
+
+    A folder the lock had to create is removed again on release if it is still empty.
 
     Raises
     ------
-    BusyError
-        On entry, if another process holds the folder; the message names its PID.
-    OutputError
-        If the folder or its lock file cannot be created.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> folder = pathlib.Path(tempfile.mkdtemp()) / "scores"
-    >>> with FolderLock(folder):
-    ...     with FolderLock(folder):
-    ...         pass
-    Traceback (most recent call last):
-    ...
-    vbbench.errors.BusyError: .../scores: in use by PID ... (another vbbench run writes there); wait for it to finish, or choose another folder
-    >>> with FolderLock(folder):  # released on exit
-    ...     pass
+    vbbench.errors.BusyError
+        On entry, when another process holds the lock: ``<folder> is in use by PID N (<what>,
+        since <time>); wait for it to finish …``.
     """
 
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        self.lock_file = self.path / LOCK_NAME
-        self._handle: int | None = None
-        self._created: list[Path] = []  # folders this lock made, removed on release if still empty
+    def __init__(self, folder: str | os.PathLike, *, name: str = LOCK_NAME, what: str = ""):
+        self.folder = Path(folder)
+        self.path = self.folder / name
+        self.what = what or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]).strip() or "python"
+        self._created = False
 
-    def __enter__(self) -> FolderLock:
-        self.acquire()
-        return self
+    # ---- holder record -------------------------------------------------------------------------
 
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.release()
+    def holder(self) -> dict[str, Any] | None:
+        """``{"pid", "what", "since"}`` of the process holding (or that last held) the lock file."""
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return None
+        if not lines or not lines[0].strip().isdigit():
+            return None
+        return {
+            "pid": int(lines[0]),
+            "what": lines[1] if len(lines) > 1 else "",
+            "since": lines[2] if len(lines) > 2 else "",
+        }
 
-    def acquire(self) -> None:
-        """Take the lock or raise :class:`BusyError` at once (no waiting)."""
-        if self._handle is not None:
-            raise RuntimeError(f"{self.path}: this FolderLock is already held")
-        self._make_folder()
+    def _busy(self) -> BusyError:
+        holder = self.holder() or {"pid": "unknown", "what": "", "since": ""}
+        doing = ", ".join(
+            part for part in (holder["what"], f"since {holder['since']}" if holder["since"] else "") if part
+        )
+        return BusyError(
+            f"{self.folder} is in use by PID {holder['pid']}" + (f" ({doing})" if doing else "") + "; wait for it "
+            f"to finish and run the command again (if no such process is running, delete {self.path})"
+        )
+
+    def _record(self, fd: int) -> None:
+        text = f"{os.getpid()}\n{self.what}\n{time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, text.encode("utf-8"))
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+
+    # ---- acquire / release ---------------------------------------------------------------------
+
+    def _acquire_flock(self) -> int:
         while True:
             try:
-                handle = os.open(self.lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
-            except FileNotFoundError:  # the folder went with another holder's release: make it again
-                self._make_folder()
-                continue
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
             except OSError as problem:
-                raise OutputError(
-                    f"{self.lock_file}: cannot create the lock file ({problem.strerror or problem})"
-                ) from None
+                raise OutputError(f"{self.path}: cannot create the lock file ({problem.strerror or problem})") from None
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as problem:
-                holder = _read_pid(handle)
-                os.close(handle)
-                if problem.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    raise OutputError(f"{self.lock_file}: cannot be locked ({problem.strerror or problem})") from None
-                who = f"PID {holder}" if holder else "another process (PID not yet written)"
-                raise BusyError(
-                    f"{self.path}: in use by {who} (another vbbench run writes there); wait for it to finish, "
-                    "or choose another folder"
-                ) from None
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise self._busy() from None
+            # The holder unlinks the file on release: if that happened between our open and our
+            # flock, we hold a lock on a file nobody else can see; start again with the new one.
             try:
-                same = os.stat(self.lock_file).st_ino == os.fstat(handle).st_ino
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
             except FileNotFoundError:
                 same = False
-            if not same:  # the holder removed it while we waited for it: lock the new one
-                os.close(handle)
-                continue
-            os.ftruncate(handle, 0)
-            os.write(handle, f"{os.getpid()}\n".encode())
-            self._handle = handle
-            return
+            if same:
+                return fd
+            os.close(fd)
 
-    def _make_folder(self) -> None:
-        missing = [folder for folder in (self.path, *self.path.parents) if not folder.exists()]
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-        except OSError as problem:
-            raise OutputError(f"{self.path}: cannot create the folder ({problem.strerror or problem})") from None
-        self._created = self._created or missing
-
-    def release(self) -> None:
-        """Remove the lock file and let the folder go (no-op if not held). Folders the lock
-        created are removed again if nothing was written into them, so a run that failed on its
-        inputs leaves nothing behind."""
-        if self._handle is None:
-            return
-        try:
-            self.lock_file.unlink(missing_ok=True)
-        finally:
-            os.close(self._handle)
-            self._handle = None
-        for folder in self._created:  # deepest first
+    def _acquire_exclusive(self) -> int:  # pragma: no cover - systems without fcntl
+        for _ in range(2):
             try:
-                folder.rmdir()
-            except OSError:
-                break
-        self._created = []
+                return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileExistsError:
+                holder = self.holder()
+                if holder is not None and holder["pid"] != os.getpid() and _pid_running(holder["pid"]):
+                    raise self._busy() from None
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path)  # left by a run that is gone
+        raise self._busy()
 
+    def __enter__(self) -> FolderLock:
+        self._created = not self.folder.exists()
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as problem:
+            raise OutputError(f"{self.folder}: cannot create the folder ({problem.strerror or problem})") from None
+        key = os.path.realpath(self.path)
+        with _held_guard:
+            if key in _held:
+                _held[key][1] += 1
+                return self
+            fd = self._acquire_flock() if fcntl is not None else self._acquire_exclusive()
+            self._record(fd)
+            _held[key] = [fd, 1]
+        return self
 
-def _read_pid(handle: int) -> int | None:
-    try:
-        text = os.pread(handle, 32, 0).decode("ascii", "replace").strip()
-    except OSError:
-        return None
-    return int(text) if text.isdigit() else None
+    def __exit__(self, *exc: object) -> None:
+        key = os.path.realpath(self.path)
+        with _held_guard:
+            entry = _held.get(key)
+            if entry is None:
+                return
+            entry[1] -= 1
+            if entry[1]:
+                return
+            del _held[key]
+            # unlink first, while still holding the lock, so no one locks a file about to vanish
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+            if fcntl is not None:
+                fcntl.flock(entry[0], fcntl.LOCK_UN)
+            os.close(entry[0])
+        if self._created:  # leave no empty folder behind (a prepare that found no data)
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()

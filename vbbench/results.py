@@ -166,7 +166,8 @@ def make_result(
         "date": date,
         "dataset": {
             **{key: provenance.get(key) for key in ("name", "variant", "revision", "split_sha256")},
-            "partial": bool(provenance.get("partial", False)),
+            # a set prepared with --allow-partial; recorded by `score --dataset`, absent for --gt runs
+            **({"partial": bool(provenance["partial"])} if "partial" in provenance else {}),
         },
         "model": {
             "name": model["name"],

@@ -3,7 +3,8 @@
 Every variant is one :class:`VariantSpec` in :data:`VARIANTS`: its name, what it shows, its exact
 geometry and the function that applies it. Each transforms image and matte with the same
 geometry and writes them with a manifest (``id, source_id, split, group, transform, params,
-width, height``; ``params`` is JSON) into the prepared dataset's variant folder
+width, height`` and the SHA-256 of each written file, which ``vbbench verify`` checks; ``params``
+is JSON) into the prepared dataset's variant folder
 (:meth:`vbbench.prepared.PreparedDataset.variant`), so any prediction maps back to its source.
 Every variant also carries a trimap, derived from *its own* ground truth by the one rule
 (:func:`vbbench.trimaps.make_trimap`: the unknown band is every pixel with 0 < α < 1, and the
@@ -34,7 +35,7 @@ import cv2
 import numpy as np
 
 from vbbench.errors import VariantError
-from vbbench.io import atomic_write_text, csv_text, read_csv, read_image, read_matte, write_png
+from vbbench.io import atomic_write_bytes, atomic_write_text, csv_text, encode_png, read_csv, read_image, read_matte
 from vbbench.parallel import process_map
 from vbbench.prepared import Pair, PreparedDataset, VariantFiles
 from vbbench.registry import Registry
@@ -66,7 +67,11 @@ CALL_HEADROOM = 0.10
 #: Matte level (fraction of full scale) that marks the subject's top row in ``call16x9``.
 SUBJECT_LEVEL = 0.10
 ROT30_DEGREES = 30.0
-MANIFEST_FIELDS = ["id", "source_id", "split", "group", "transform", "params", "width", "height"]
+#: The manifest is also the variant's lock: ``vbbench verify`` re-hashes each file against its SHA-256.
+MANIFEST_FIELDS = [
+    "id", "source_id", "split", "group", "transform", "params", "width", "height",
+    "image_sha256", "alpha_sha256", "trimap_sha256",
+]  # fmt: skip
 _PNG_COMPRESSION = 1  # fast; the files are re-creatable
 
 Transform = Callable[[np.ndarray, np.ndarray, str], tuple[np.ndarray, np.ndarray, dict]]
@@ -354,8 +359,13 @@ def _make_item(task: tuple[str, Pair, tuple[str, ...], dict[str, tuple[str, ...]
     rows = []
     for variant in variants:
         image_out, alpha_out, trimap_out, params = transform(image, alpha, variant, pair.id)
-        for path, array in zip(targets[variant], (image_out, alpha_out, trimap_out)):
-            write_png(path, array, _PNG_COMPRESSION)
+        digests = {}
+        for kind, path, array in zip(
+            ("image", "alpha", "trimap"), targets[variant], (image_out, alpha_out, trimap_out)
+        ):
+            data = encode_png(array, _PNG_COMPRESSION)
+            atomic_write_bytes(path, data)
+            digests[f"{kind}_sha256"] = hashlib.sha256(data).hexdigest()
         rows.append(
             {
                 "variant": variant,
@@ -367,6 +377,7 @@ def _make_item(task: tuple[str, Pair, tuple[str, ...], dict[str, tuple[str, ...]
                 "params": json.dumps(params, sort_keys=True),
                 "width": alpha_out.shape[1],
                 "height": alpha_out.shape[0],
+                **digests,
             }
         )
     return rows
@@ -382,7 +393,10 @@ def variant_is_complete(prepared: PreparedDataset, variant: str, test_ids: list[
     files = prepared.variant(variant)
     if not files.manifest.is_file():
         return False
-    if sorted(row["id"] for row in read_csv(files.manifest)) != sorted(test_ids):
+    rows = read_csv(files.manifest)
+    if rows and "alpha_sha256" not in rows[0]:  # made before manifests recorded their files' digests
+        return False
+    if sorted(row["id"] for row in rows) != sorted(test_ids):
         return False
     return all(path.is_file() for item in test_ids for path in files.files_of(item))
 
