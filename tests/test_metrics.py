@@ -19,6 +19,14 @@ from vbbench.metrics import METRICS, EmptyRegionError, evaluate
 
 ALL = list(METRICS)
 
+#: How close vbbench is to a float64 computation, per metric. MAD, MSE, SAD and Conn are the
+#: correctly rounded exact values for integer inputs (float64 sums for float alpha), and so is
+#: Sobel L1 of 8-bit codes; Grad, Sobel L2 and the MMNet gradient are float32 filters, measured
+#: within 3e-7 relative (docs/metrics.md), tested here to 1e-6, ten times inside the conformance
+#: tolerance of 1e-5.
+REL = {"mad": 1e-12, "mse": 1e-12, "sad": 1e-12, "conn": 1e-12, "sobel_l1": 1e-12}
+REL |= {"grad": 1e-6, "sobel_l2": 1e-6, "gauss_grad": 1e-6}
+
 
 def close(value, reference, rel=1e-9, abs_=1e-12):
     return abs(value - reference) <= rel * abs(reference) + abs_
@@ -159,7 +167,7 @@ def test_grad_of_a_vertical_step_by_hand():
         gx = sum(gauss.values()) * sum(dgauss[j] * step[min(max(x - j, 0), 19)] for j in taps) / norm
         total += 20 * gx * gx  # 20 identical rows
     pred = np.tile(np.array(step), (20, 1))
-    assert close(metrics.grad(pred, np.zeros((20, 20))), total)
+    assert close(metrics.grad(pred, np.zeros((20, 20))), total, rel=REL["grad"])
 
 
 def test_gauss_grad_of_a_vertical_step_by_hand():
@@ -172,7 +180,7 @@ def test_gauss_grad_of_a_vertical_step_by_hand():
     step = [0.0] * 10 + [1.0] * 10
     per_column = [abs(sum(-j * g[j] / sigma**2 * step[x + j] for j in g)) for x in range(4, 16)]
     pred = np.tile(np.array(step), (20, 1))
-    assert close(metrics.gauss_grad(pred, np.zeros((20, 20))), sum(per_column) / len(per_column))
+    assert close(metrics.gauss_grad(pred, np.zeros((20, 20))), sum(per_column) / len(per_column), rel=REL["gauss_grad"])
 
 
 def test_all_zero_prediction_by_hand():
@@ -222,7 +230,7 @@ def test_fast_metrics_equal_the_naive_implementation(shape, seed, code_max, blur
     for name, region_mask in (("whole", None), ("unknown", region)):
         reference = naive.all_metrics(pred, gt, code_max, region_mask)
         for metric in ALL:
-            assert close(fast[name][metric], reference[metric], rel=1e-9, abs_=1e-12), (name, metric)
+            assert close(fast[name][metric], reference[metric], rel=REL[metric], abs_=1e-12), (name, metric)
 
 
 def test_prediction_close_to_gt_matches_naive_including_conn():
@@ -235,7 +243,7 @@ def test_prediction_close_to_gt_matches_naive_including_conn():
     reference = naive.all_metrics(pred, gt, 255)
     fast = evaluate(pred, gt)["whole"]
     for metric in ALL:
-        assert close(fast[metric], reference[metric]), metric
+        assert close(fast[metric], reference[metric], rel=REL[metric]), metric
 
 
 def test_float_inputs_equal_integer_inputs():
@@ -245,7 +253,7 @@ def test_float_inputs_equal_integer_inputs():
     as_int = evaluate(pred, gt)["whole"]
     as_float = evaluate(pred / 255.0, gt / 255.0)["whole"]
     for metric in ALL:
-        assert close(as_float[metric], as_int[metric], rel=1e-12, abs_=1e-12), metric
+        assert close(as_float[metric], as_int[metric], rel=REL[metric], abs_=1e-12), metric
 
 
 @pytest.mark.slow
@@ -256,7 +264,7 @@ def test_full_hd_matches_the_naive_implementation():
     reference = naive.all_metrics(pred, gt, 255)
     fast = evaluate(pred, gt)["whole"]
     for metric in ALL:
-        assert close(fast[metric], reference[metric]), metric
+        assert close(fast[metric], reference[metric], rel=REL[metric]), metric
 
 
 # ---- properties --------------------------------------------------------------------------------
@@ -383,10 +391,13 @@ def test_every_convention_matches_its_naive_counterpart(seed):
                     naive.conn(pred, gt, 255, thresholds=thresholds, ties=ties, empty=empty),
                 )
     p, g = pred / 255.0, gt / 255.0
-    assert close(metrics.grad(pred, gt, conventions=Conventions(grad_rescale="none")), naive.grad(p, g, rescale="none"))
+    grad = metrics.grad(pred, gt, conventions=Conventions(grad_rescale="none"))
+    assert close(grad, naive.grad(p, g, rescale="none"), rel=REL["grad"])
     for border in ("replicate", "reflect", "zero"):
         c = Conventions(sobel_border=border)
-        assert close(metrics.sobel_l2(pred, gt, conventions=c), naive.sobel_l2(p, g, border=border))
+        assert close(
+            metrics.sobel_l2(pred, gt, conventions=c), naive.sobel_l2(p, g, border=border), rel=REL["sobel_l2"]
+        )
         assert close(metrics.sobel_l1(pred, gt, conventions=c), naive.sobel_l1(p, g, border=border))
 
 

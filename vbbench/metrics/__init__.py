@@ -68,7 +68,8 @@ __all__ = [
 
 def _metric(name: str, pred, gt, region, conventions: Conventions | None = None) -> float:
     check_pair(pred, gt, region)
-    return METRICS[name].compute(PairMaps(pred, gt, conventions or REFERENCE), region)
+    spec = METRICS[name]
+    return spec.compute(PairMaps(pred, gt, conventions or REFERENCE, maps=[spec.per_pixel.__name__]), region)
 
 
 def evaluate(
@@ -107,7 +108,8 @@ def evaluate(
     METRICS.check(names)
     for region in regions.values():
         check_pair(pred, gt, region)
-    pair = PairMaps(pred, gt, conventions or REFERENCE)
+    # Announcing the maps lets the fused Sobel pass write only the one asked for.
+    pair = PairMaps(pred, gt, conventions or REFERENCE, maps=[METRICS[name].per_pixel.__name__ for name in names])
     return {
         region_name: {name: METRICS[name].compute(pair, region) for name in names}
         for region_name, region in regions.items()
