@@ -9,7 +9,7 @@ import cv2
 import naive_metrics as naive
 import numpy as np
 import pytest
-from conftest import CONFORMANCE
+from conftest import CONFORMANCE, FLOAT64_REL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -19,13 +19,7 @@ from vbbench.metrics import METRICS, EmptyRegionError, evaluate
 
 ALL = list(METRICS)
 
-#: How close vbbench is to a float64 computation, per metric. MAD, MSE, SAD and Conn are the
-#: correctly rounded exact values for integer inputs (float64 sums for float alpha), and so is
-#: Sobel L1 of 8-bit codes; Grad, Sobel L2 and the MMNet gradient are float32 filters, measured
-#: within 3e-7 relative (docs/metrics.md), tested here to 1e-6, ten times inside the conformance
-#: tolerance of 1e-5.
-REL = {"mad": 1e-12, "mse": 1e-12, "sad": 1e-12, "conn": 1e-12, "sobel_l1": 1e-12}
-REL |= {"grad": 1e-6, "sobel_l2": 1e-6, "gauss_grad": 1e-6}
+REL = FLOAT64_REL
 
 
 def close(value, reference, rel=1e-9, abs_=1e-12):
