@@ -19,6 +19,7 @@ from vbbench.errors import ModelError, ScoreError, UsageError, VbbenchError
 from vbbench.io import atomic_write_text
 from vbbench.parallel import process_map
 from vbbench.registry import Registry
+from vbbench.score import PAIRS_PER_WORKER
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -84,11 +85,12 @@ def test_atomic_writes_keep_the_umask_mode(tmp_path, umask):
 
 def test_score_works_from_a_folder_holding_a_vbbench_directory(tmp_path):
     # The parent of a clone, or an empty `mkdir vbbench`: Python 3.11's forkserver imported it
-    # instead of the package and every worker died (BrokenProcessPool).
+    # instead of the package and every worker died (BrokenProcessPool). Enough pairs that score
+    # uses two workers (fewer are scored in this process).
     (tmp_path / "vbbench").mkdir()
     vbbench = Path(sys.executable).with_name("vbbench")
     sample = subprocess.run(
-        [vbbench, "sample", "s", "--count", "3", "--width", "48", "--height", "64", "--workers", "1"],
+        [vbbench, "sample", "s", "--count", str(2 * PAIRS_PER_WORKER), "--width", "48", "--height", "64", "--workers", "1"],
         cwd=tmp_path, capture_output=True, text=True,
     )  # fmt: skip
     assert sample.returncode == 0, sample.stderr

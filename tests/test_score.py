@@ -220,10 +220,30 @@ def test_metric_subset_error_maps_and_no_partial_files(tmp_path):
 
 
 def test_process_pool_gives_the_same_numbers(tmp_path):
-    make_set(tmp_path, count=6)
+    make_set(tmp_path, count=2 * scoring.PAIRS_PER_WORKER)  # enough pairs for two workers
     one = scoring.score_directories(tmp_path / "pred", tmp_path / "gt", workers=1, progress=False)
     two = scoring.score_directories(tmp_path / "pred", tmp_path / "gt", workers=2, progress=False)
     pd.testing.assert_frame_equal(one.per_image, two.per_image, check_exact=True)
+
+
+def test_one_worker_per_few_pairs():
+    per_worker = scoring.PAIRS_PER_WORKER
+    assert [scoring.pool_size(2, n) for n in (0, 1, 2 * per_worker - 1, 2 * per_worker, 1000)] == [1, 1, 1, 2, 2]
+    assert scoring.pool_size(8, 3 * per_worker) == 3 and scoring.pool_size(1, 1000) == 1
+
+
+def test_pool_workers_start_with_the_metric_kernels_loaded():
+    """The scoring pool's forkserver loads the compiled kernels once; workers forked from it have
+    them before their first pair (a fresh process, so that no earlier forkserver is reused)."""
+    code = (
+        "from vbbench.parallel import pool; from vbbench.score import POOL_PRELOAD;"
+        "from vbbench.metrics.warm import loaded_kernels;"
+        "executor = pool(1, POOL_PRELOAD); print(executor.submit(loaded_kernels).result(), loaded_kernels());"
+        "executor.shutdown()"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    in_worker, in_parent = (int(word) for word in done.stdout.split())
+    assert in_worker > 10 and in_parent == 0
 
 
 def test_dask_cluster_gives_the_same_numbers(tmp_path):

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-__all__ = ["warm_up", "cache_dir"]
+__all__ = ["warm_up", "loaded_kernels", "cache_dir"]
 
 
 def warm_up(every_input: bool = False) -> None:
@@ -58,6 +58,24 @@ def warm_up(every_input: bool = False) -> None:
             for p, g in [(pred, gt), *inputs[:2]]:
                 evaluate(p, g, regions, conventions=Conventions(**{name: value}))
     evaluate(pred, (gt * 0.5).astype(np.uint8), regions)  # different mat2gray ranges
+
+
+def loaded_kernels() -> int:
+    """How many kernel signatures this process has compiled or loaded (0 before the first metric).
+
+    Examples
+    --------
+    >>> warm_up(); loaded_kernels() > 10
+    True
+    """
+    import sys
+
+    count = 0
+    for name in ("vbbench.metrics._kernels", "vbbench.metrics._conn_kernels"):
+        module = sys.modules.get(name)
+        for kernel in [getattr(module, attr) for attr in getattr(module, "__all__", [])]:
+            count += len(kernel.signatures)
+    return count
 
 
 def cache_dir() -> str | None:
