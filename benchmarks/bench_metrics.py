@@ -284,9 +284,14 @@ def run_score(tree: Path, root: Path, workers: int, scratch: Path) -> None:
     out = scratch / "out"
     shutil.rmtree(out, ignore_errors=True)
     environment = dict(os.environ, PYTHONPATH=str(tree))
-    done = subprocess.run(score_command(tree, root, workers, out), env=environment, capture_output=True, text=True)
-    if done.returncode != 0 or not (out / "summary.json").is_file():
-        raise SystemExit(f"vbbench score failed ({tree}):\n{done.stderr[-3000:]}")
+    # Output to a file, not a pipe: reading a pipe to its end would also wait for the pool's
+    # forkserver, which inherits it and exits on its own after the command (a shell does not wait).
+    with open(scratch / "stderr.txt", "w+") as errors:
+        command = score_command(tree, root, workers, out)
+        done = subprocess.run(command, env=environment, stdout=subprocess.DEVNULL, stderr=errors)
+        errors.seek(0)
+        if done.returncode != 0 or not (out / "summary.json").is_file():
+            raise SystemExit(f"vbbench score failed ({tree}):\n{errors.read()[-3000:]}")
 
 
 def bench_scoring(count: int, workers: int, rounds: int, small: list[int], compare_with: Path | None) -> None:

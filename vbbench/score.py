@@ -171,9 +171,11 @@ def _on_dask(tasks: list[PairTask], scheduler: str, bar: dict) -> list[dict]:
         return outcomes
 
 
-#: What the scoring pool's forkserver imports before it forks the workers: this module and the
-#: compiled metric kernels, so no worker pays the imports or numba's start-up (~0.8 s) itself.
-POOL_PRELOAD = ("vbbench.score", "vbbench.metrics._preload")
+#: What the pool's forkserver imports before it forks the workers, so that none pays for it
+#: itself: the command line (a worker re-runs the command's script as ``__mp_main__``, and the
+#: ``vbbench`` script's first line imports ``vbbench.cli``: ~0.3 s per worker otherwise), this
+#: module and the compiled metric kernels (``vbbench.metrics._preload``: numba's start-up, ~0.8 s).
+POOL_PRELOAD = ("vbbench.cli", "vbbench.score", "vbbench.metrics._preload")
 
 #: Pairs a worker must have to be worth its start: forking one more worker from the warm
 #: forkserver costs about as much as scoring 2–3 pairs (docs/scoring.md, "Speed and scale").
