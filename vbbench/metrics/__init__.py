@@ -19,8 +19,11 @@ as the reference code does. Values are returned in *raw* units (alpha units, sum
 
 The package is one module per concept: :mod:`~vbbench.metrics.alpha` (input conversion and
 region reductions), :mod:`~vbbench.metrics.conventions`, :mod:`~vbbench.metrics.filters`,
-:mod:`~vbbench.metrics.conn`, :mod:`~vbbench.metrics.maps` (the per-pixel maps of one pair) and
-:mod:`~vbbench.metrics.spec` (the declarations). This module is the public face.
+:mod:`~vbbench.metrics.conn`, :mod:`~vbbench.metrics.maps` (the per-pixel maps of one pair, where
+each metric's arithmetic is explained) and :mod:`~vbbench.metrics.spec` (the declarations); the
+compiled loops are in ``_kernels`` and ``_conn_kernels`` (numba, imported at the first metric;
+``_jit`` says how they are compiled and cached, :mod:`~vbbench.metrics.warm` compiles them ahead).
+This module is the public face.
 
 Reference definitions: ``docs/metrics.md``; the Deep
 Image Matting evaluation code (Xu et al. 2017, MATLAB ``compute_*_loss.m``, ``gaussgradient.m``),

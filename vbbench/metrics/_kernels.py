@@ -17,6 +17,7 @@ from vbbench.metrics._jit import jit
 
 __all__ = [
     "dim_gradient",
+    "padded_sum_difference",
     "grad_error",
     "magnitude",
     "magnitude_squared",
@@ -122,6 +123,30 @@ def dim_gradient(padded, integer, smooth, derivative, gx, gy):
                 (s1 * (column[c + 1] + column[c - 1]) + s2 * (column[c + 2] + column[c - 2]))
                 + (s3 * (column[c + 3] + column[c - 3]) + s4 * (column[c + 4] + column[c - 4]))
             )
+
+
+@jit
+def padded_sum_difference(p, g, total, difference):
+    """p + g and p − g of integer codes as float32 (exact: integers below 2^17) with a 4-pixel
+    replicated border, in one pass: the inputs of :func:`dim_gradient` for Grad and the MMNet
+    gradient. ``total``, ``difference``: float32 (H + 8, W + 8)."""
+    h, w = p.shape
+    for i in range(h + 8):
+        r = min(max(i - 4, 0), h - 1)
+        p_row = p[r]
+        g_row = g[r]
+        t_row = total[i]
+        d_row = difference[i]
+        for j in range(w):
+            a = np.int32(p_row[j])
+            b = np.int32(g_row[j])
+            t_row[j + 4] = np.float32(a + b)
+            d_row[j + 4] = np.float32(a - b)
+        for j in range(4):
+            t_row[j] = t_row[4]
+            d_row[j] = d_row[4]
+            t_row[w + 4 + j] = t_row[w + 3]
+            d_row[w + 4 + j] = d_row[w + 3]
 
 
 @jit

@@ -17,6 +17,7 @@ import numpy as np
 __all__ = [
     "dim_gradient_kernels",
     "dim_gradient32",
+    "dim_gradient_padded",
     "sobel_gradient",
     "SOBEL_KERNEL",
     "MMNET_HALF",
@@ -156,14 +157,20 @@ def dim_gradient32(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     >>> round(float(gx[6, 6]), 5), bool(np.all(gy == 0))
     (9.68383, True)
     """
-    from vbbench.metrics import _kernels
-
     integer = bool(np.issubdtype(image.dtype, np.integer))
     # integer codes and their differences are exact in float32
     source = image.astype(np.float32) if integer else np.asarray(image, dtype=np.float64)
-    padded = cv2.copyMakeBorder(source, 4, 4, 4, 4, cv2.BORDER_REPLICATE)
-    gx = np.empty(image.shape, np.float32)
-    gy = np.empty(image.shape, np.float32)
+    return dim_gradient_padded(cv2.copyMakeBorder(source, 4, 4, 4, 4, cv2.BORDER_REPLICATE), integer)
+
+
+def dim_gradient_padded(padded: np.ndarray, integer: bool) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`dim_gradient32` of an image already given its 4-pixel replicated border: float32
+    holding integers (``integer``) or float64."""
+    from vbbench.metrics import _kernels
+
+    shape = (padded.shape[0] - 8, padded.shape[1] - 8)
+    gx = np.empty(shape, np.float32)
+    gy = np.empty(shape, np.float32)
     _kernels.dim_gradient(padded, integer, _DIM_SMOOTH32, _DIM_DERIVATIVE32, gx, gy)
     return gx, gy
 

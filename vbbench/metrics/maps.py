@@ -48,7 +48,7 @@ from vbbench.metrics.alpha import (
 )
 from vbbench.metrics.conn import conn_lower_levels
 from vbbench.metrics.conventions import REFERENCE, Conventions
-from vbbench.metrics.filters import MMNET_HALF, MMNET_PER_DIM, dim_gradient32
+from vbbench.metrics.filters import MMNET_HALF, MMNET_PER_DIM, dim_gradient32, dim_gradient_padded
 
 if TYPE_CHECKING:
     from vbbench.metrics.spec import MetricSpec
@@ -151,8 +151,27 @@ class PairMaps:
 
         return self._get("_range_" + which, make)
 
+    def _padded_sum_difference(self) -> tuple[np.ndarray, np.ndarray]:
+        """p + g and p − g of the codes as float32 with the DIM filter's border, in one pass."""
+        from vbbench.metrics import _kernels
+
+        def make():
+            shape = (self.pred.shape[0] + 8, self.pred.shape[1] + 8)
+            total, difference = np.empty(shape, np.float32), np.empty(shape, np.float32)
+            _kernels.padded_sum_difference(self.pred, self.gt, total, difference)
+            return total, difference
+
+        return self._get("_padded_sd", make)
+
     def _dim_difference(self) -> tuple[np.ndarray, np.ndarray]:
-        return self._get("_dim_d", lambda: dim_gradient32(self._difference_exact()))
+        """The DIM filter of p − g (Grad's V and the MMNet gradient)."""
+
+        def make():
+            if self.code_max is None:
+                return dim_gradient32(self._difference_exact())
+            return dim_gradient_padded(self._padded_sum_difference()[1], True)
+
+        return self._get("_dim_d", make)
 
     # ---- maps in their own units: (array, scale, total, margin); value = array · scale, and
     # ---- total = Σ array over the image without a border of ``margin`` pixels, computed with it
@@ -185,10 +204,9 @@ class PairMaps:
             # ∇(p′ ± g′) = scale · ∇(p ± g): the difference's filtering is the one gauss_grad uses,
             # the sum's is Grad's own. Integer sums are exact (int16 / int32).
             if self.code_max is None:
-                total = self.pred + self.gt
+                sx, sy = dim_gradient32(self.pred + self.gt)
             else:
-                total = np.add(self.pred, self.gt, dtype=np.int16 if self.code_max <= 255 else np.int32)
-            sx, sy = dim_gradient32(total)
+                sx, sy = dim_gradient_padded(self._padded_sum_difference()[0], True)
             dx, dy = self._dim_difference()
             return out, scale_p * scale_p, _kernels.grad_error(sx, sy, dx, dy, out), 0
         # Different rescales: filter p′ + g′ and p′ − g′ themselves, formed in float64 (the filter
