@@ -738,3 +738,30 @@ def test_tiny_noise_images_match_float64(kind, height, width, seed):
         conventions = Conventions(**extra)
         ours = evaluate(pred, gt, metrics=names, conventions=conventions)
         assert_close(ours, B.evaluate(pred, gt, metrics=names, conventions=conventions), (kind, extra))
+
+
+def test_a_new_metric_is_reduced_from_its_declared_map():
+    """A metric whose map PairMaps does not reduce itself (what "add a metric" in
+    docs/architecture.md declares) goes through ``per_pixel`` and a float64 sum, margin included."""
+    import dataclasses
+
+    from vbbench.metrics import MetricSpec
+
+    rng = np.random.default_rng(6)
+    gt = naive.random_soft_matte(rng, (40, 50), 255, 3.0)
+    pred = naive.random_soft_matte(rng, (40, 50), 255, 3.0)
+    region = rng.random(gt.shape) < 0.5
+
+    def absolute_in_foreground(maps):
+        return maps.absolute() * (maps.gt > 0)
+
+    spec = dataclasses.replace(METRICS["mad"], name="mad_fg", per_pixel=absolute_in_foreground)
+    assert isinstance(spec, MetricSpec)
+    error = np.abs(pred / 255.0 - gt / 255.0) * (gt > 0)
+    pair = PairMaps(pred, gt)
+    assert pair.reduce(spec, None) == pytest.approx(error.mean(), rel=1e-12)
+    assert pair.reduce(spec, region) == pytest.approx(error[region].mean(), rel=1e-12)
+    framed = dataclasses.replace(spec, reduction="sum", valid_margin_px=3)
+    assert pair.reduce(framed, region) == pytest.approx(error[3:-3, 3:-3][region[3:-3, 3:-3]].sum(), rel=1e-12)
+    with pytest.raises(EmptyRegionError, match="mad_fg: the region holds no pixel"):
+        pair.reduce(spec, np.zeros(gt.shape, bool))

@@ -70,6 +70,17 @@ def test_process_pool_keeps_order_and_equals_one_process():
     assert list(process_map(_square, tasks, workers=2)) == [t * t for t in tasks]
 
 
+def _process_id(_: object) -> int:
+    return os.getpid()
+
+
+def test_always_pool_uses_a_worker_even_for_one_task():
+    assert list(process_map(_process_id, [None], workers=1)) == [os.getpid()]
+    (worker,) = process_map(_process_id, [None], workers=1, always_pool=True)
+    assert worker != os.getpid()
+    assert list(process_map(_process_id, [], workers=2, always_pool=True)) == []
+
+
 @pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
 def test_atomic_writes_keep_the_umask_mode(tmp_path, umask):
     previous = os.umask(umask)
