@@ -20,7 +20,7 @@ fi
 python -m pip install -q --upgrade pip
 python -m pip install -q "torch==2.13.0"
 # The versions the committed board was made with (scripts/constraints.txt says why).
-python -m pip install -q -c scripts/constraints.txt -e ".[dev,dist,model,app,coreml,mediapipe]"
+python -m pip install -q -c scripts/constraints.txt -e ".[dev,dist,model,app,coreml,mediapipe,video,clips]"
 
 # MediaPipe's own runtime, the reference for the MediaPipe baselines (tests/test_models_mediapipe.py).
 # mediapipe 0.10.21 pins numpy < 2, so it lives in its own environment, never imported by vbbench.

@@ -1,5 +1,15 @@
 """Test helpers for dataset curation: a local HTTP server with Range support, and builders of
-small archives in the real Shen 2016 and AISegment layouts (with AISegment's known defects)."""
+small trees and archives in every real layout (sources: /work/proto/datasets/LAYOUTS.md, the cards):
+
+* AISegment: the original MEGA/Baidu download (``matting_human_half/{clip_img,matting}`` alone),
+  the Kaggle archive (``clip_img/``, ``matting/`` and the second copy ``matting_human_half/``),
+  with the known defects (an AppleDouble ``._`` file, the folder fork
+  ``matting/1803201916/._matting_00000000``, the orphan matte ``1803201916-00000117``);
+* Shen 2016: ``training/`` + ``testing/`` under wrapper folders (``Portrait-dataset-2000/``,
+  ``HKdataset/HKdataset/``), and the Kaggle copy ``dataset_kaggle/{training,testing}/{sample,mask}/``;
+* the EG 2016 segmentation set (``images_mask/*_mask.mat``, ``trainlist.mat``, ``testlist.mat``),
+  which is another dataset.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +18,7 @@ import io
 import re
 import socketserver
 import stat
+import tarfile
 import threading
 import zipfile
 from dataclasses import dataclass, field
@@ -27,6 +38,10 @@ class ServerLog:
     files: dict[str, bytes] = field(default_factory=dict)
     #: Number of upcoming requests to cut off after half the body (then close the connection).
     drops: int = 0
+    #: Number of upcoming requests answered with a garbled status line (http.client.BadStatusLine).
+    garbled: int = 0
+    #: Paths answered 200 with Content-Type text/html (a sharing or login page).
+    html: set = field(default_factory=set)
     ranges: list = field(default_factory=list)  # Range header of each request (None if absent)
 
 
@@ -41,8 +56,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         data = state.files.get(self.path)
         header = self.headers.get("Range")
         state.ranges.append(header)
+        if state.garbled > 0:
+            state.garbled -= 1
+            self.wfile.write(b"HTTP/1.1 BANANA\r\n\r\n")
+            self.close_connection = True
+            return
         if data is None:
             self.send_error(404)
+            return
+        if self.path in state.html:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
             return
         start = 0
         if header:
@@ -119,16 +146,62 @@ def jpg(array: np.ndarray) -> bytes:
     return cv2.imencode(".jpg", array, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
 
 
-def zip_bytes(entries: dict[str, bytes], symlinks: dict[str, str] | None = None) -> bytes:
+def zip_bytes(
+    entries: dict[str, bytes],
+    symlinks: dict[str, str] | None = None,
+    folders: bool = False,
+    also: list[tuple[str, bytes]] | None = None,
+    compression: int = zipfile.ZIP_STORED,
+) -> bytes:
+    """A zip of ``entries``; with ``folders`` also the folder entries (``x/``) that Kaggle's and
+    Finder's zips hold; ``also`` appends entries as given (a name may repeat, as zip allows)."""
+    import warnings
+
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as bundle:
+    with zipfile.ZipFile(buffer, "w", compression) as bundle, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Duplicate name" for the repeated entries of `also`
+        made: set[str] = set()
         for name, data in entries.items():
+            if folders:
+                parts = name.split("/")[:-1]
+                for end in range(1, len(parts) + 1):
+                    folder = "/".join(parts[:end]) + "/"
+                    if folder not in made:
+                        bundle.writestr(folder, b"")
+                        made.add(folder)
             bundle.writestr(name, data)
         for name, target in (symlinks or {}).items():
             info = zipfile.ZipInfo(name)
             info.external_attr = (stat.S_IFLNK | 0o777) << 16
             bundle.writestr(info, target)
+        for name, data in also or []:
+            bundle.writestr(name, data)
     return buffer.getvalue()
+
+
+def tar_bytes(entries: dict[str, bytes], mode: str = "w:gz", symlinks: dict[str, str] | None = None) -> bytes:
+    """A tar (``mode`` ``w``, ``w:gz``, ``w:bz2``, ``w:xz``) of ``entries``, optionally with links."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=mode) as bundle:
+        for name, data in entries.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            bundle.addfile(info, io.BytesIO(data))
+        for name, target in (symlinks or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            bundle.addfile(info)
+    return buffer.getvalue()
+
+
+def write_tree(root, entries: dict[str, bytes]):
+    """Write ``entries`` under ``root``; return ``root``."""
+    for name, data in entries.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
 
 
 # ---- layouts ---------------------------------------------------------------------------------
@@ -175,10 +248,49 @@ def aisegment_entries(
     if defects:
         first_image = next(name for name in entries if "/clip_img/" in name or name.startswith("clip_img/"))
         fork = first_image.rsplit("/", 1)
-        entries[f"{fork[0]}/._{fork[1]}"] = b"\x00\x05\x16\x07 mac resource fork"
+        entries[f"{fork[0]}/._{fork[1]}"] = APPLEDOUBLE
+        entries[f"{wrap}matting/1803201916/._matting_00000000"] = APPLEDOUBLE  # a folder's fork, as in every copy
         image, alpha = portrait(999)
         entries[f"{wrap}matting/1803201916/matting_00000000/{ORPHAN_MATTE}.png"] = png(np.dstack([image, alpha]))
     if half:
         for name, data in list(entries.items()):
-            entries[name.replace(wrap, f"{wrap}matting_human_half/", 1)] = data
+            entries[f"{wrap}matting_human_half/{name[len(wrap) :]}"] = data
+    return entries
+
+
+#: The AppleDouble magic and header macOS writes into ``._*`` files.
+APPLEDOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        "
+
+
+def aisegment_original(**options) -> dict[str, bytes]:
+    """The original MEGA/Baidu download: ``matting_human_half.zip`` unpacks as
+    ``matting_human_half/{clip_img,matting}`` and nothing else."""
+    return aisegment_entries(wrap="matting_human_half/", **options)
+
+
+def aisegment_kaggle(wrap: str = "", **options) -> dict[str, bytes]:
+    """Kaggle's laurentmih/aisegmentcom-matting-human-datasets (``archive.zip``): ``clip_img/`` and
+    ``matting/`` at the top and the same tree again under ``matting_human_half/``."""
+    return aisegment_entries(wrap=wrap, half=True, **options)
+
+
+def shen_kaggle(train: int = 6, test: int = 3, wrap: str = "dataset_kaggle/") -> dict[str, bytes]:
+    """Kaggle's tommzzhou/human-img-seg: ``dataset_kaggle/{training,testing}/{sample,mask}/`` with
+    ``sample/NNNNN.png`` and ``mask/NNNNN_matte.png``; the same portraits as :func:`shen_entries`."""
+    renamed = {}
+    for name, data in shen_entries(train, test, wrap="").items():
+        folder, file = name.split("/")
+        renamed[f"{wrap}{folder}/{'mask' if file.endswith('_matte.png') else 'sample'}/{file}"] = data
+    return renamed
+
+
+def eg2016_entries(count: int = 4, wrap: str = "") -> dict[str, bytes]:
+    """The EG 2016 portrait *segmentation* set as its users hold it: ``images_mask/NNNNN_mask.mat``,
+    ``trainlist.mat``, ``testlist.mat``, ``meanmask.png`` and the separately downloaded
+    ``images_data_crop/NNNNN.jpg``."""
+    mat = b"MATLAB 5.0 MAT-file, Platform: GLNXA64"
+    entries = {f"{wrap}trainlist.mat": mat, f"{wrap}testlist.mat": mat, f"{wrap}meanmask.png": png(portrait(0)[1])}
+    for number in range(1, count + 1):
+        entries[f"{wrap}images_mask/{number:05d}_mask.mat"] = mat
+        entries[f"{wrap}images_data_crop/{number:05d}.jpg"] = jpg(portrait(number)[0])
     return entries

@@ -43,9 +43,26 @@ def small_cards(tmp_path, monkeypatch):
         path = cards / name / "card.yaml"
         card = yaml.safe_load(path.read_text())
         card.update(expected_pairs=pairs, expected_width_px=WIDTH_PX, expected_height_px=HEIGHT_PX)
+        if name == "shen2016":  # shen_entries() makes 6 training and 3 testing pairs
+            card["expected_folder_pairs"] = {"training": 6, "testing": 3}
         path.write_text(yaml.safe_dump(card))
     monkeypatch.setenv("VBBENCH_DATASETS_DIR", str(cards))
     monkeypatch.setenv("VBBENCH_HOME", str(tmp_path / "home"))
     for name in ("SHEN2016", "AISEGMENT"):
         monkeypatch.delenv(f"VBBENCH_{name}_URL", raising=False)
     return cards
+
+
+@pytest.fixture(scope="session")
+def prepared_clips(tmp_path_factory):
+    """The embedded sample prepared with only its clips variant: 3 clips of 6 frames (the last 2
+    static), made by the command line. Returns the data folder and the prepare arguments."""
+    from typer.testing import CliRunner
+
+    from vbbench.cli import app
+
+    data = tmp_path_factory.mktemp("clips-data")
+    args = ["prepare", "sample", "--data-dir", str(data), "--workers", "2", "--quiet"]
+    result = CliRunner().invoke(app, [*args, "--variants", "clips", "--clip-frames", "6", "--clip-count", "3"])
+    assert result.exit_code == 0, result.output
+    return data, args

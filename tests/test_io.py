@@ -53,8 +53,10 @@ def test_missing_and_truncated_and_colour_files(tmp_path):
     (tmp_path / "cut.png").write_bytes(data[:-20])
     with pytest.raises(io.MatteError, match="cut.png: truncated PNG"):
         io.read_matte(tmp_path / "cut.png")
-    cv2.imwrite(str(tmp_path / "colour.png"), np.zeros((4, 4, 3), np.uint8))
-    with pytest.raises(io.MatteError, match="colour.png: 3 channels"):
+    colour = np.zeros((4, 4, 3), np.uint8)
+    colour[..., 2] = 90  # channels that differ: a colour image, no matte
+    cv2.imwrite(str(tmp_path / "colour.png"), colour)
+    with pytest.raises(io.MatteError, match="colour.png: 3 colour channels with different values"):
         io.read_matte(tmp_path / "colour.png")
     cv2.imwrite(str(tmp_path / "float.tiff"), np.zeros((4, 4), np.float32))
     with pytest.raises(io.MatteError, match=r"float.tiff: unsupported bit depth \(float32\)"):

@@ -308,8 +308,12 @@ def test_empty_region_is_an_error_for_means_and_zero_for_sums():
 def test_bad_inputs_name_the_problem():
     with pytest.raises(ValueError, match=r"pred and gt differ in shape: \(2, 3\) vs \(3, 2\)"):
         metrics.sad(np.zeros((2, 3)), np.zeros((3, 2)))
-    with pytest.raises(ValueError, match="must be a 2-D array"):
-        metrics.sad(np.zeros((2, 3, 3)), np.zeros((2, 3, 3)))
+    colour = np.zeros((2, 3, 3))
+    colour[..., 0] = 0.5
+    with pytest.raises(ValueError, match="pred: 3 colour channels with different values"):
+        metrics.sad(colour, colour)
+    with pytest.raises(ValueError, match=r"a matte must be an array \(H, W\), \(H, W, 1\)"):
+        metrics.sad(np.zeros((2, 3, 5)), np.zeros((2, 3, 5)))
     with pytest.raises(ValueError, match="NaN or infinite"):
         metrics.sad(np.full((2, 2), np.nan), np.zeros((2, 2)))
     with pytest.raises(TypeError, match="region must be a boolean mask"):

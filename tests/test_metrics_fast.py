@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
+from vbbench.errors import MatteError
 from vbbench.metrics import METRICS, Conventions, EmptyRegionError, PairMaps, conn_lower_levels, evaluate
 from vbbench.metrics import _kernels as K
 from vbbench.metrics import threshold_levels as fast_threshold_levels
@@ -449,7 +450,7 @@ def test_conn_codes_and_values_for_other_input_types(kind):
             naive.random_soft_matte(rng, (60, 75), 65535, 2.0),
         )
     elif kind == "float":
-        gt, pred = gt8 / 255.0 + rng.normal(0, 1e-4, gt8.shape), pred8 / 255.0
+        gt, pred = np.clip(gt8 / 255.0 + rng.normal(0, 1e-4, gt8.shape), 0, 1), pred8 / 255.0
     else:
         gt, pred = gt8 > 128, pred8 > 100
     for thresholds in ("exact", "float64"):
@@ -638,9 +639,12 @@ def test_bad_inputs_name_the_problem():
     good = np.zeros((10, 10), np.uint8)
     with pytest.raises(ValueError, match="differ in shape"):
         evaluate(good, np.zeros((10, 11), np.uint8))
-    with pytest.raises(ValueError, match="2-D"):
-        evaluate(np.zeros((10, 10, 3), np.uint8), np.zeros((10, 10, 3), np.uint8))
-    with pytest.raises(TypeError, match="unsupported matte dtype"):
+    colour = np.dstack([good, good + 1, good])
+    with pytest.raises(MatteError, match="3 colour channels with different values"):
+        evaluate(colour, colour)
+    with pytest.raises(MatteError, match="got shape \\(10, 10, 5\\)"):
+        evaluate(np.zeros((10, 10, 5), np.uint8), np.zeros((10, 10, 5), np.uint8))
+    with pytest.raises(MatteError, match="unsupported matte dtype"):
         evaluate(good.astype(np.int32), good.astype(np.int32))
     with pytest.raises(ValueError, match="NaN"):
         evaluate(np.full((10, 10), np.nan), np.zeros((10, 10)))

@@ -154,13 +154,15 @@ def test_unreadable_files_are_all_reported(tmp_path):
     data = (tmp_path / "pred" / "00.png").read_bytes()
     (tmp_path / "pred" / "00.png").write_bytes(data[: len(data) // 2])  # truncated
     (tmp_path / "pred" / "02.png").write_bytes(b"not a png at all")
-    write_png(tmp_path / "pred" / "sub" / "01.png", np.zeros((60, 48, 3), np.uint8))
+    colour = np.zeros((60, 48, 3), np.uint8)
+    colour[..., 1] = 40
+    write_png(tmp_path / "pred" / "sub" / "01.png", colour)
     result = run(tmp_path / "pred", "--gt", tmp_path / "gt", "--workers", 1)
     assert result.exit_code == 1
     assert "3 files cannot be scored" in result.output
     assert "00.png: truncated PNG (no IEND chunk)" in result.output
     assert "02.png: not a PNG file (it lacks the PNG signature)" in result.output
-    assert "01.png: 3 channels; a matte must be single-channel grayscale or RGBA" in result.output
+    assert "01.png: 3 colour channels with different values; a matte must be single-channel grayscale" in result.output
 
 
 def test_empty_folders_and_bad_options(tmp_path):

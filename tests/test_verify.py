@@ -30,9 +30,12 @@ def rows(path):
         return list(csv.DictReader(stream))
 
 
-def shen_card(pairs):
+def shen_card(pairs, folders=None):
     return get_dataset("shen2016").replace(
-        expected_pairs=pairs, expected_width_px=WIDTH_PX, expected_height_px=HEIGHT_PX
+        expected_pairs=pairs,
+        expected_width_px=WIDTH_PX,
+        expected_height_px=HEIGHT_PX,
+        expected_folder_pairs=folders or {},
     )
 
 
@@ -64,23 +67,30 @@ def test_shen_pairs_keep_the_folder_in_the_id(tmp_path):
     assert rows(report.defects_path) == []
 
 
-def test_aisegment_defects_are_reported_not_fatal(tmp_path):
+def test_aisegment_defects_are_reported_by_name_and_known_ones_are_not_fatal(tmp_path):
     root = write_tree(tmp_path / "raw", aisegment_entries(wrap="", half=True))
     report = verify_dataset(PreparedDataset(ais_card(14), tmp_path / "data"), root, progress=False, workers=2)
     defects = rows(report.defects_path)
-    kinds = {(d["severity"], d["kind"]): d for d in defects}
-    assert set(kinds) == {("ignored", "macos_fork"), ("error", "matte_without_image"), ("ignored", "duplicate_tree")}
-    assert kinds[("error", "matte_without_image")]["path"] == f"matting/1803201916/matting_00000000/{ORPHAN_MATTE}.png"
-    assert kinds[("ignored", "macos_fork")]["path"].split("/")[-1].startswith("._")
-    assert kinds[("ignored", "duplicate_tree")]["path"] == "matting_human_half"
+    assert [(d["severity"], d["kind"], d["path"], d["known"]) for d in defects] == [
+        ("ignored", "macos_fork", "clip_img/1803201916/clip_00000000/._1803201916-00000000.jpg", "yes"),
+        ("ignored", "macos_fork", "matting/1803201916/._matting_00000000", "yes"),
+        ("error", "matte_without_image", f"matting/1803201916/matting_00000000/{ORPHAN_MATTE}.png", "yes"),
+        ("ignored", "duplicate_tree", "matting_human_half/", ""),
+    ]
+    assert "known defect: the matte 1803201916-00000117 has no image in any copy" in defects[2]["detail"]
+    assert (report.errors, report.unknown_errors, report.form) == (1, 0, "matting_human_datasets")
     pairs = rows(report.pairs_path)
     assert len(pairs) == 14 and ORPHAN_MATTE not in {p["id"].split("/")[-1] for p in pairs}
     assert pairs[0]["id"] == "1803201916/clip_00000000/1803201916-00000000"
-    assert pairs[0]["group"] == "1803201916/clip_00000000"
+    assert pairs[0]["group"] == "1803201916/clip_00000000/run_0"  # numbers 0–499 of the block
     # the duplicate tree is neither paired nor locked
     assert not any("matting_human_half" in row["path"] for row in rows(report.lock_path))
-    with pytest.raises(VerifyError, match=r"aisegment: 1 defects with --strict \(1 matte_without_image\)"):
-        verify_dataset(PreparedDataset(ais_card(14), tmp_path / "data2"), root, strict=True, progress=False)
+    # --strict passes on the known defects and fails on one more
+    verify_dataset(PreparedDataset(ais_card(14), tmp_path / "data2"), root, strict=True, progress=False)
+    (root / pairs[3]["image"]).write_bytes(b"\xff\xd8 cut off")
+    with pytest.raises(VerifyError, match=r"aisegment: 2 defects beyond the card's known ones with --strict "
+                                          r"\(1 corrupt, 1 count\)"):  # fmt: skip
+        verify_dataset(PreparedDataset(ais_card(14), tmp_path / "data3"), root, strict=True, progress=False)
 
 
 def test_corrupt_constant_mislabelled_and_duplicate_files_are_excluded_and_listed(tmp_path):
@@ -136,6 +146,51 @@ def test_a_later_verify_detects_drift_and_names_the_files(tmp_path):
     assert f"delete {first.lock_path} and verify again" in message
     assert first.lock_path.read_bytes() == lock_before
     assert not lock_is_current(PreparedDataset(card, data), root)
+
+
+def test_a_file_beyond_the_cards_limit_is_hashed_in_chunks_not_loaded(tmp_path):
+    """verify streams: a 64 MiB 'image' is hashed and reported, never read whole into memory."""
+    import tracemalloc
+
+    from vbbench.cards import SizeLimits
+
+    entries = shen_entries(train=2, test=1, wrap="")
+    root = write_tree(tmp_path / "raw", entries)
+    huge = root / "training" / "00002.png"
+    with open(huge, "wb") as stream:
+        stream.write(entries["training/00002.png"])
+        stream.write(b"\0" * (64 << 20))
+    card = shen_card(3).replace(limits=SizeLimits(max_file_bytes=1 << 20))
+    tracemalloc.start()
+    report = verify_dataset(PreparedDataset(card, tmp_path / "data"), root, progress=False, workers=1)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 16 << 20, f"peak {peak / 2**20:.0f} MiB"
+    found = {(d["kind"], d["id"]): d["detail"] for d in rows(report.defects_path)}
+    size = huge.stat().st_size
+    assert found[("too_large", "training/00002")] == (
+        f"{size:,} bytes, more than the 1,048,576 the card allows for one file; excluded"
+    )
+    lock = {row["path"]: row for row in rows(report.lock_path)}
+    assert lock["training/00002.png"]["sha256"] == hashlib.sha256(huge.read_bytes()).hexdigest()
+
+
+def test_binary_mattes_are_pointed_out_and_counts_are_reported_per_folder(tmp_path):
+    entries = shen_entries(train=3, test=2, wrap="")
+    for name in list(entries):
+        if name.endswith("_matte.png"):
+            alpha = cv2.imdecode(np.frombuffer(entries[name], np.uint8), cv2.IMREAD_UNCHANGED)
+            entries[name] = png(np.where(alpha > 127, 255, 0).astype(np.uint8))
+    root = write_tree(tmp_path / "raw", entries)
+    card = shen_card(5, {"training": 4, "testing": 2})
+    report = verify_dataset(PreparedDataset(card, tmp_path / "data"), root, progress=False)
+    assert report.notes == [
+        "5 of 5 mattes are binary (only 0 and full scale): this copy holds segmentation masks, not soft mattes, "
+        "so scores on it say little about hair and edges"
+    ]
+    found = [(d["kind"], d["path"], d["detail"]) for d in rows(report.defects_path)]
+    assert found == [("folder_count", "training/", "training/: 3 usable pairs, the set has 4 (-1)")]
+    assert report.completeness.missing == 1 and report.completeness.partial
 
 
 def test_find_pairs_ignores_file_order(tmp_path):

@@ -1,7 +1,8 @@
 """The tables in ``docs/`` that list declarations, generated from the declarations themselves.
 
 Metrics, variants, models and datasets are declared once (:data:`vbbench.metrics.METRICS`,
-:data:`vbbench.variants.VARIANTS`, :data:`vbbench.models.registry.MODELS`, the dataset cards).
+:data:`vbbench.metrics.TEMPORAL_METRICS`, :data:`vbbench.variants.VARIANTS`,
+:data:`vbbench.degradations.DEGRADATIONS`, :data:`vbbench.models.registry.MODELS`, the dataset cards).
 Their tables in the documentation sit between ``<!-- generated: NAME -->`` and
 ``<!-- end generated -->`` and are rewritten by ``python scripts/render_docs.py``; a test fails
 when a table is stale, so the docs never drift from the code.
@@ -34,10 +35,40 @@ def metrics_table() -> str:
     return table + "\n\n" + units.NOTATION
 
 
+def clip_metrics_table() -> str:
+    from vbbench import units
+    from vbbench.metrics import TEMPORAL_METRICS
+
+    rows = [
+        [f"`{s.name}`", s.definition, s.raw_unit, s.header, s.needs, s.reference] for s in TEMPORAL_METRICS.values()
+    ]
+    table = _markdown(["metric", "definition", "raw unit", "tables show", "needs", "reference"], rows)
+    return table + "\n\n" + units.NOTATION
+
+
+def degradations_table() -> str:
+    from vbbench.degradations import DEGRADATIONS
+
+    rows = [
+        [
+            f"`{s.name}`",
+            "untouched" if s.photometric else "transformed alike",
+            "; ".join(f"{name}: {rule}" for name, rule in s.parameters.items()),
+            f"`{s.extra}`" if s.extra else "—",
+        ]
+        for s in DEGRADATIONS.values()
+    ]
+    return _markdown(["variant", "ground truth", "drawn parameters (all in the manifest)", "extra"], rows)
+
+
 def variants_table() -> str:
     from vbbench.variants import VARIANTS
 
-    rows = [[f"`{s.name}`", s.title, s.geometry, "16:9" if s.landscape else "source"] for s in VARIANTS.values()]
+    def frame(spec) -> str:
+        shape = "16:9" if spec.landscape else "source"
+        return f"{shape}, a clip per item" if spec.clips else shape
+
+    rows = [[f"`{s.name}`", s.title, s.geometry, frame(s)] for s in VARIANTS.values()]
     return _markdown(["variant", "what a call sees", "geometry", "frame"], rows)
 
 
@@ -56,6 +87,30 @@ def models_table() -> str:
     return _markdown(["model", "what it is", "extra", "input"], rows)
 
 
+def model_kinds_table() -> str:
+    from vbbench.models.registry import KINDS
+
+    rows = [
+        [
+            f"`{k.name}`",
+            k.form,
+            f"`{k.example}`",
+            f"`{k.extra}`" if k.extra else "—",
+            "those of its `path`'s kind" if k.name == "card" else ", ".join(sorted(k.card_keys)) or "—",
+        ]
+        for k in KINDS.values()
+    ]
+    return _markdown(["kind", "--model", "example", "extra", "model-card keys that apply"], rows)
+
+
+def model_card_table() -> str:
+    from vbbench.models.card import KEYS
+
+    return _markdown(
+        ["key", "meaning", "default"], [[f"`{key}`", meaning, default] for key, (meaning, default) in KEYS.items()]
+    )
+
+
 def datasets_table() -> str:
     from vbbench.cards import get_dataset, list_datasets
 
@@ -64,21 +119,44 @@ def datasets_table() -> str:
         card = get_dataset(name)
         size = f"{card.expected_width_px}×{card.expected_height_px}" if card.expected_width_px else "any"
         pairs = f"{card.expected_pairs:,}" if card.expected_pairs else "—"
+        if card.expected_folder_pairs:
+            pairs += " (" + " + ".join(f"{n:,} {f}" for f, n in card.expected_folder_pairs.items()) + ")"
+        spec = card.split
         rule = (
-            "authors' folders" if card.split.rule == "folders" else f"group hash, {card.split.test_fraction:.0%} test"
+            "authors' folders"
+            if spec.rule == "folders"
+            else f"units (groups + near-duplicates), {spec.test_fraction:.0%} ± {spec.tolerance:.0%} test"
         )
-        rows.append([f"`{name}`", card.title, pairs, size, card.licence, rule])
-    return _markdown(["card", "set", "pairs", "size (px)", "licence", "split rule"], rows)
+        limits = card.limits
+        volume = "generated" if card.generated else "—"
+        if limits.tree_bytes:
+            volume = f"tree ≈ {limits.tree_bytes / 1e9:.3g} GB"
+            if limits.archive_bytes:
+                volume += f"; archive ≈ {limits.archive_bytes / 1e9:.3g} GB"
+            if limits.archive_entries:
+                volume += f", {limits.archive_entries:,} entries"
+        forms = ", ".join(f"`{form.name}`" for form in card.layout.forms)
+        if card.layout.duplicate_tree:
+            forms += f" (alone inside `{card.layout.duplicate_tree}/`, or beside that second copy)"
+        if card.layout.refuse:
+            forms += "; refuses " + ", ".join(dict.fromkeys(r.name for r in card.layout.refuse))
+        rows.append([f"`{name}`", card.title, pairs, size, volume, forms, card.licence, rule])
+    header = ["card", "set", "pairs", "size (px)", "on disk", "forms accepted", "licence", "split rule"]
+    return _markdown(header, rows)
 
 
 TABLES: dict[str, Callable[[], str]] = {
     "metrics": metrics_table,
+    "clip_metrics": clip_metrics_table,
     "variants": variants_table,
+    "degradations": degradations_table,
     "models": models_table,
+    "model-kinds": model_kinds_table,
+    "model-card": model_card_table,
     "datasets": datasets_table,
 }
 
-_BLOCK = re.compile(r"(<!-- generated: (\w+) -->\n)(.*?)(<!-- end generated -->)", re.DOTALL)
+_BLOCK = re.compile(r"(<!-- generated: ([\w-]+) -->\n)(.*?)(<!-- end generated -->)", re.DOTALL)
 
 
 def render_tables(text: str) -> str:

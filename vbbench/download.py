@@ -1,44 +1,68 @@
-"""Getting a dataset's files: resumable downloads, safe archive extraction, finding the data.
+"""Getting a dataset's files: resumable downloads, the archive cache, finding the data.
 
-* :func:`download` — urllib with HTTP Range resume and retries, then a SHA-256 check: pooch (1.8)
-  restarts an interrupted download from zero, and an AISegment-sized archive must resume.
-* :func:`safe_extract` — a zip extracted atomically, every entry checked first.
-* :func:`find_layout_root` — the folder under wrappers that holds a card's layout.
-* :func:`acquire` — in order: ``--from`` (archive or folder), the archive cache, a download.
+* :func:`download` — urllib with HTTP Range resume and retries (transport errors such as
+  ``IncompleteRead`` and ``BadStatusLine`` included), then a check of the bytes: the SHA-256 when
+  one is given, and in every case that they are a zip or tar archive, so an HTML error page is
+  never kept as the archive. pooch (1.8) is not used: it restarts an interrupted download from
+  zero, and an AISegment archive is 28.7 GB.
+* :func:`acquire` — in order: ``--from`` (archive or folder), the data already extracted, the
+  archive cache (checked against the SHA-256 every time one is known), a download. A cached
+  archive that turns out unreadable or wrong is removed, and downloaded again when a URL is known.
+* Extraction is :func:`vbbench.archives.safe_extract`; the data's root is
+  :func:`vbbench.layout.find_layout_root`.
 
 Archives land in ``$VBBENCH_HOME/archives`` (:func:`vbbench.paths.archive_cache_dir`) only once
-their SHA-256 matches.
+they are checked.
 """
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
-import stat
-import tempfile
+import socket
 import time
 import urllib.error
 import urllib.request
-import zipfile
 from pathlib import Path
 
+from vbbench.archives import Plan, archive_kind, plan_extraction, safe_extract
 from vbbench.cards import DatasetCard
-from vbbench.errors import ArchiveError, ChecksumError, DatasetError, DownloadError, ManualDownloadRequired
+from vbbench.errors import ChecksumError, CorruptArchiveError, DatasetError, DownloadError, ManualDownloadRequired
 from vbbench.io import file_sha256
+from vbbench.layout import find_layout_root
+from vbbench.locks import FolderLock
 from vbbench.paths import archive_cache_dir
 
 __all__ = [
     "download",
     "safe_extract",
+    "plan_extraction",
     "find_layout_root",
     "cached_archive",
     "manual_instructions",
     "acquire",
+    "TRANSIENT_ERRORS",
 ]
 
 _CHUNK_BYTES = 1 << 20  # 1 MiB read/write chunks
+#: Errors after which a download is retried (with back-off) and then resumed.
+TRANSIENT_ERRORS = (
+    urllib.error.URLError,
+    http.client.HTTPException,
+    ConnectionError,
+    TimeoutError,
+    socket.timeout,
+    OSError,
+)
+#: HTTP statuses worth retrying (the server may recover); any other error status is final.
+_RETRY_STATUSES = (408, 425, 429, 500, 502, 503, 504)
 
 # ---- download ------------------------------------------------------------------------------
+
+
+class _Final(Exception):
+    """A download failure that retrying cannot fix (wrong URL, a web page instead of the file)."""
 
 
 def _fetch_once(url: str, part: Path, timeout_s: float, progress: bool) -> None:
@@ -50,10 +74,18 @@ def _fetch_once(url: str, part: Path, timeout_s: float, progress: bool) -> None:
     except urllib.error.HTTPError as error:
         if error.code == 416 and have:  # asked past the end: the part file is already whole
             return
+        if error.code not in _RETRY_STATUSES:
+            raise _Final(f"the server answered {error.code} {error.reason}; check the URL") from None
         raise
     with response:
         if have and response.status != 206:  # server ignores Range: start over
             have = 0
+        content_type = response.headers.get("Content-Type", "")
+        if not have and content_type.split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml"):
+            raise _Final(
+                f"the server sent a web page ({content_type}), not the archive: the link is probably a sharing or "
+                "login page; use a direct download link"
+            )
         total = response.headers.get("Content-Length")
         total_bytes = int(total) + have if total is not None else None
         from tqdm.auto import tqdm
@@ -75,7 +107,7 @@ def _fetch_once(url: str, part: Path, timeout_s: float, progress: bool) -> None:
                 stream.write(chunk)
                 bar.update(len(chunk))
         if total_bytes is not None and part.stat().st_size < total_bytes:
-            raise urllib.error.URLError(f"connection closed after {part.stat().st_size} of {total_bytes} bytes")
+            raise http.client.IncompleteRead(b"", total_bytes - part.stat().st_size)
 
 
 def download(
@@ -88,13 +120,16 @@ def download(
     timeout_s: float = 60.0,
     progress: bool = True,
 ) -> Path:
-    """Download ``url`` to ``destination``, resuming and retrying, then check its SHA-256.
+    """Download ``url`` to ``destination``, resuming and retrying, then check the bytes.
 
-    Bytes go to ``destination + ".part"``; an interrupted transfer (dropped connection, or a
-    previous run that was killed) continues from the part file's size with an HTTP Range request.
-    Failed attempts are retried ``retries`` times, waiting ``backoff_s · 2^attempt`` seconds. Only a
-    file whose SHA-256 matches is renamed to ``destination``; on a mismatch the part file is
-    deleted (its bytes are wrong, resuming would keep them).
+    Bytes go to ``destination + ".part"``; an interrupted transfer (dropped connection, a cut-off
+    body, a garbled status line, or a previous run that was killed) continues from the part
+    file's size with an HTTP Range request. Transient failures are retried ``retries`` times,
+    waiting ``backoff_s · 2^attempt`` seconds; an HTTP error status other than 408/425/429/5xx
+    and a web page (``Content-Type: text/html``) are final at once. Only bytes that form a zip
+    or tar archive, and match ``sha256`` when it is given, are renamed to ``destination``; in
+    every other case the part file is deleted (its bytes are wrong, resuming would keep them).
+    Two downloads of one file at once: the second stops with :class:`vbbench.errors.BusyError`.
 
     Parameters
     ----------
@@ -103,7 +138,7 @@ def download(
     destination : path
         Final file name.
     sha256 : str or None
-        Expected hex digest; ``None`` accepts any content (the digest is printed by the caller).
+        Expected hex digest; ``None`` accepts any archive (the caller prints its digest).
     retries : int
         Extra attempts after the first.
     backoff_s : float
@@ -121,156 +156,57 @@ def download(
     Raises
     ------
     DownloadError
-        After the last failed attempt, naming the URL and the last error.
+        After the last failed attempt or a final failure, naming the URL and the error.
     ChecksumError
         If the downloaded bytes' SHA-256 differs from ``sha256``.
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     part = destination.with_name(destination.name + ".part")
-    last_error: Exception | None = None
-    for attempt in range(retries + 1):
-        try:
-            _fetch_once(url, part, timeout_s, progress)
-            break
-        except (urllib.error.URLError, OSError, ConnectionError) as error:
-            last_error = error
-            if attempt < retries:
-                time.sleep(backoff_s * 2**attempt)
-    else:
-        raise DownloadError(
-            f"download of {url} failed after {retries + 1} attempts: {last_error}; "
-            f"run the command again to resume from {part} ({part.stat().st_size if part.exists() else 0} bytes)"
-        )
-    actual = file_sha256(part)
-    if sha256 is not None and actual != sha256.lower():
-        part.unlink()
-        raise ChecksumError(
-            f"{url}: checksum mismatch: expected sha256 {sha256.lower()}, got {actual}; "
-            "the download was deleted; check the URL and --sha256, then retry"
-        )
-    os.replace(part, destination)
+    with FolderLock(destination.parent, name=f".{destination.name}.lock", what=f"download of {url}"):
+        last_error: Exception | None = None
+        for attempt in range(retries + 1):
+            try:
+                _fetch_once(url, part, timeout_s, progress)
+                break
+            except _Final as final:
+                part.unlink(missing_ok=True)
+                raise DownloadError(f"download of {url} failed: {final}; nothing was kept") from None
+            except TRANSIENT_ERRORS as error:
+                last_error = error
+                if attempt < retries:
+                    time.sleep(backoff_s * 2**attempt)
+        else:
+            what = f"{type(last_error).__name__}: {last_error}" if last_error is not None else "unknown error"
+            raise DownloadError(
+                f"download of {url} failed after {retries + 1} attempts ({what}); "
+                f"run the command again to resume from {part} ({part.stat().st_size if part.exists() else 0} bytes)"
+            )
+        actual = file_sha256(part)
+        if sha256 is not None and actual != sha256.lower():
+            part.unlink()
+            raise ChecksumError(
+                f"{url}: checksum mismatch: expected sha256 {sha256.lower()}, got {actual}; "
+                "the download was deleted; check the URL and --sha256, then retry"
+            )
+        if archive_kind(part) is None:
+            size = part.stat().st_size
+            with open(part, "rb") as stream:
+                head = stream.read(24)
+            part.unlink()
+            raise DownloadError(
+                f"download of {url} gave {size:,} bytes that are not a zip or tar archive (they begin {head!r}: "
+                "an error or login page?); nothing was kept; check the URL"
+            )
+        os.replace(part, destination)
     return destination
 
 
-# ---- archives ------------------------------------------------------------------------------
-
-
-def _check_entry(info: zipfile.ZipInfo, archive: Path) -> None:
-    name = info.filename
-    parts = Path(name).parts
-    mode = info.external_attr >> 16
-    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or Path(name).is_absolute():
-        raise ArchiveError(f"{archive}: refusing entry with an absolute path: {name!r}")
-    if ".." in parts or ".." in name.replace("\\", "/").split("/"):
-        raise ArchiveError(f"{archive}: refusing entry that climbs out of the target with '..': {name!r}")
-    if stat.S_ISLNK(mode):
-        raise ArchiveError(f"{archive}: refusing symbolic link entry {name!r} (links could point out of the target)")
-
-
-def safe_extract(archive: str | os.PathLike, target: str | os.PathLike, progress: bool = True) -> Path:
-    """Extract a zip archive into ``target`` safely and atomically.
-
-    Every entry is checked before anything is written: absolute paths, ``..`` components and
-    symbolic links are refused. The archive's CRCs are checked while extracting. Extraction goes
-    to a temporary sibling folder that is renamed to ``target`` only when complete, so an
-    interrupted or failed extraction never leaves ``target`` looking whole.
-
-    Parameters
-    ----------
-    archive : path
-        A ``.zip`` file.
-    target : path
-        Folder to create; must not exist yet.
-    progress : bool
-        Show a tqdm bar.
-
-    Returns
-    -------
-    Path
-        ``target``.
-
-    Raises
-    ------
-    ArchiveError
-        For a truncated or corrupt archive or an unsafe entry, naming the archive and entry.
-    """
-    archive, target = Path(archive), Path(target)
-    if target.exists():
-        raise ArchiveError(f"{target} already exists; remove it to extract {archive} again")
-    try:
-        bundle = zipfile.ZipFile(archive)
-    except zipfile.BadZipFile as problem:
-        raise ArchiveError(
-            f"{archive}: not a readable zip archive ({problem}); it is probably truncated or corrupt: download it again"
-        ) from None
-    except OSError as problem:
-        raise ArchiveError(f"{archive}: cannot be read ({problem.strerror or problem})") from None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".extracting", dir=target.parent))
-    try:
-        with bundle:
-            entries = bundle.infolist()
-            for info in entries:
-                _check_entry(info, archive)
-            from tqdm.auto import tqdm
-
-            root = staging.resolve()
-            for info in tqdm(entries, desc=f"extract {archive.name}", unit="file", disable=not progress, leave=False):
-                destination = (staging / info.filename).resolve()
-                if root not in destination.parents and destination != root:
-                    raise ArchiveError(f"{archive}: refusing entry outside the target: {info.filename!r}")
-                if info.is_dir():
-                    destination.mkdir(parents=True, exist_ok=True)
-                    continue
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                with bundle.open(info) as source, open(destination, "wb") as sink:
-                    shutil.copyfileobj(source, sink, _CHUNK_BYTES)
-        os.replace(staging, target)
-    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as problem:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise ArchiveError(f"{archive}: corrupt or truncated archive ({problem}); download it again") from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
-
-
-def find_layout_root(folder: str | os.PathLike, card: DatasetCard, max_depth: int = 3) -> Path:
-    """The folder under ``folder`` that holds the card's marker folders side by side.
-
-    Archives wrap the data in one or more folders (``PortraitMatting/``,
-    ``matting_human_datasets/``); the shallowest folder holding every marker wins. A folder
-    named like the card's ``duplicate_tree`` (AISegment's ``matting_human_half``) is chosen only
-    when it is the only tree: beside a real tree it is the Kaggle archive's second copy.
-
-    Raises
-    ------
-    DatasetError
-        If no such folder exists within ``max_depth`` levels.
-    """
-    folder = Path(folder)
-    markers = card.layout.markers
-    frontier = [folder]
-    for _ in range(max_depth + 1):
-        found = [candidate for candidate in frontier if all((candidate / marker).is_dir() for marker in markers)]
-        primary = [candidate for candidate in found if candidate.name != card.layout.duplicate_tree]
-        if primary or found:
-            return (primary or found)[0]
-        frontier = sorted(
-            child
-            for parent in frontier
-            for child in parent.iterdir()
-            if child.is_dir() and not child.name.startswith(".")
-        )
-    raise DatasetError(
-        f"{folder}: no folder holding {' and '.join(m + '/' for m in markers)} found "
-        f"(searched {max_depth} levels); is this the {card.name} data?"
-    )
+# ---- the archive cache and acquiring -------------------------------------------------------
 
 
 def cached_archive(card: DatasetCard) -> Path | None:
-    """The card's archive in the cache, if a verified copy is there."""
+    """The card's archive in the cache, if one is there (it is checked when used)."""
     if not card.filename:
         return None
     path = archive_cache_dir() / card.filename
@@ -288,8 +224,35 @@ def _source_override(card: DatasetCard, url: str | None, sha256: str | None) -> 
 def manual_instructions(card: DatasetCard) -> str:
     """The card's manual steps, with the cache location where an archive is picked up."""
     where = archive_cache_dir() / card.filename if card.filename else None
-    extra = f"\n   Or put the zip at {where} and run: vbbench prepare {card.name}" if where else ""
+    extra = f"\n   Or put the archive at {where} and run: vbbench prepare {card.name}" if where else ""
     return f"{card.title} ({card.name}) is not at hand.\n{card.manual}{extra}"
+
+
+def _unchecked(what: str, digest: str) -> str:
+    return f"{what} was not checked against a SHA-256 (none given): its SHA-256 is {digest}; pass --sha256 {digest} to check it next time"
+
+
+def _checked_cache(card: DatasetCard, path: Path, sha256: str | None, url: str | None, notes: list[str]) -> bool:
+    """Whether the cached archive may be used; a wrong or unreadable one is removed (with a note
+    when a URL will fetch it again, else an error saying so)."""
+    digest = file_sha256(path)
+    problem = None
+    if sha256 is not None and digest != sha256.lower():
+        problem = f"its sha256 is {digest}, not the expected {sha256.lower()}"
+    elif archive_kind(path) is None:
+        problem = "it is not a zip or tar archive (a failed download?)"
+    if problem is None:
+        if sha256 is None:
+            notes.append(_unchecked(f"the cached archive {path}", digest))
+        return True
+    path.unlink()
+    if url is None:
+        raise ChecksumError(
+            f"the cached archive {path} was removed: {problem}; put the right file there or give --url to download "
+            f"it again (vbbench prepare {card.name} --url URL --sha256 HEX)"
+        )
+    notes.append(f"the cached archive {path} was removed ({problem}); downloading it again")
+    return False
 
 
 def acquire(
@@ -299,22 +262,30 @@ def acquire(
     url: str | None = None,
     sha256: str | None = None,
     progress: bool = True,
+    notes: list[str] | None = None,
 ) -> Path:
     """Put the dataset's files at hand and return the folder holding its layout.
 
-    In order: ``source`` (a zip archive, extracted into ``raw_dir``, or an extracted folder used
-    in place); an archive already in the cache; a download from ``url`` (or the card's URL, or
-    ``$VBBENCH_<NAME>_URL``) checked against ``sha256`` (or ``$VBBENCH_<NAME>_SHA256``) into the
-    cache. A ``raw_dir`` already extracted is reused.
+    In order: ``source`` (an archive, extracted into ``raw_dir``, or an extracted folder used in
+    place; an archive is checked against ``sha256`` when given); a ``raw_dir`` already extracted;
+    the archive in the cache (checked against ``sha256`` — or ``$VBBENCH_<NAME>_SHA256``, or the
+    card's — every time); a download from ``url`` (or ``$VBBENCH_<NAME>_URL``, or the card's URL)
+    into the cache. What a user should know (an archive used without a checksum and its digest,
+    entries skipped, a bad cached archive replaced) is appended to ``notes``.
 
     Raises
     ------
     ManualDownloadRequired
         With the exact manual steps when none of these is available.
-    ArchiveError, DownloadError, ChecksumError
-        As raised by :func:`safe_extract` and :func:`download`.
+    ArchiveError, DownloadError, ChecksumError, DatasetError
+        As raised by :func:`vbbench.archives.safe_extract`, :func:`download` and
+        :func:`vbbench.layout.find_layout_root`. An archive from the cache whose bytes are
+        damaged (:class:`vbbench.errors.CorruptArchiveError`) is removed from it first, so the
+        next run really downloads it again.
     """
+    notes = notes if notes is not None else []
     raw_dir = Path(raw_dir)
+    from_cache = False
     if source is not None:
         source = Path(source)
         if source.is_dir():
@@ -322,20 +293,35 @@ def acquire(
         if not source.is_file():
             raise DatasetError(f"--from {source}: no such file or folder")
         archive = source
+        if sha256 is not None:
+            digest = file_sha256(archive)
+            if digest != sha256.lower():
+                raise ChecksumError(f"--from {archive}: its sha256 is {digest}, not the expected {sha256.lower()}")
     elif raw_dir.is_dir():
         return find_layout_root(raw_dir, card)
     else:
+        url, sha256 = _source_override(card, url, sha256)
         cached = cached_archive(card)
-        if cached is not None:
-            archive = cached
+        if cached is not None and _checked_cache(card, cached, sha256, url, notes):
+            archive, from_cache = cached, True
         else:
-            url, sha256 = _source_override(card, url, sha256)
             if url is None:
                 raise ManualDownloadRequired(manual_instructions(card))
             archive = download(
                 url, archive_cache_dir() / (card.filename or f"{card.name}.zip"), sha256, progress=progress
             )
+            from_cache = True
+            if sha256 is None:
+                notes.append(_unchecked(f"the download of {url}", file_sha256(archive)))
     if raw_dir.is_dir():
+        plan_extraction(archive, card)  # a refused or unsafe archive must not cost the earlier import
         shutil.rmtree(raw_dir)  # an explicit --from replaces an earlier import
-    safe_extract(archive, raw_dir, progress=progress)
+    try:
+        plan: Plan = safe_extract(archive, raw_dir, card, progress=progress)
+    except CorruptArchiveError as problem:
+        if from_cache and archive.is_file():
+            archive.unlink()  # so that "download it again" really downloads it again
+            raise CorruptArchiveError(f"{problem} (it was removed from the cache)") from None
+        raise
+    notes.extend(plan.notes())
     return find_layout_root(raw_dir, card)

@@ -27,6 +27,7 @@ __all__ = [
     "DownloadError",
     "ChecksumError",
     "ArchiveError",
+    "CorruptArchiveError",
     "ManualDownloadRequired",
     "PartialDatasetError",
     "VerifyError",
@@ -36,6 +37,7 @@ __all__ = [
     "MatteError",
     "ScoreError",
     "ModelError",
+    "VideoError",
     "ResultError",
     "BrowseError",
     "BusyError",
@@ -82,6 +84,10 @@ class ArchiveError(DatasetError):
     """An archive is corrupt, truncated, too large, or holds an unsafe entry."""
 
 
+class CorruptArchiveError(ArchiveError):
+    """The archive's bytes are damaged (truncated, bad CRC, not an archive at all): fetch it again."""
+
+
 class ManualDownloadRequired(DatasetError):
     """The dataset's data is not at hand; the message holds the exact manual steps."""
 
@@ -118,6 +124,10 @@ class ScoreError(VbbenchError, ValueError):
 
 class ModelError(VbbenchError, ValueError):
     """A model that cannot be found, loaded or run."""
+
+
+class VideoError(VbbenchError, ValueError):
+    """A video or clip folder that cannot be read, or a video that cannot be written."""
 
 
 class ResultError(VbbenchError, ValueError):

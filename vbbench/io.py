@@ -142,18 +142,28 @@ def _decode(path: Path) -> np.ndarray:
     return image
 
 
-def read_matte(path: str | os.PathLike) -> np.ndarray:
-    """Read an alpha matte.
+def read_matte(path: str | os.PathLike, channel: str = "auto", option: str | None = "--matte-channel") -> np.ndarray:
+    """Read an alpha matte, deciding which plane of the file is the matte and saying so.
 
-    Accepted: single-channel 8-bit or 16-bit images (PNG preferred; alpha = v/255 or v/65535)
-    and 4-channel RGBA/BGRA images, whose alpha channel is the matte (AISegment's cut-outs).
-    Two-channel gray+alpha PNGs are read by OpenCV as 4 channels and so use their alpha too.
-    Three-channel (colour) images are refused: the matte would be ambiguous.
+    Accepted: single-channel 8-bit or 16-bit images (PNG preferred; alpha = v/255 or v/65535),
+    grey saved as three equal colour channels, and images with an alpha channel (RGBA/BGRA cut-outs
+    such as AISegment's, and grey+alpha PNGs, which OpenCV reads as 4 channels), whose alpha
+    channel is the matte. The rule is :func:`vbbench.metrics.alpha.matte_plane`'s, the same as for
+    arrays: colour images (channels that differ) are refused, and so is a fully opaque alpha over
+    colour channels that hold something else, because then the matte is most likely in the colour
+    channels (as several tools save it) and the alpha would score as an all-foreground matte;
+    ``channel`` (the CLI's ``--matte-channel``) says which to read instead.
 
     Parameters
     ----------
     path : str or os.PathLike
         Image file.
+    channel : {"auto", "alpha", "gray"}
+        ``auto`` (the rule above), ``alpha`` (the alpha channel, whatever it holds) or ``gray``
+        (the colour channels, which must be equal).
+    option : str or None
+        The command-line option named in the fix of an ambiguous file (None for ground truth,
+        whose fix is to re-save it).
 
     Returns
     -------
@@ -163,8 +173,8 @@ def read_matte(path: str | os.PathLike) -> np.ndarray:
     Raises
     ------
     MatteError
-        If the file is missing, empty, truncated, undecodable, or has an unusable channel count
-        or bit depth. The message names the file.
+        If the file is missing, empty, truncated, undecodable, or has an unusable channel count,
+        channel content or bit depth. The message names the file and the fix.
 
     Examples
     --------
@@ -174,21 +184,13 @@ def read_matte(path: str | os.PathLike) -> np.ndarray:
     >>> read_matte(path).shape
     (2, 3)
     """
+    from vbbench.metrics.alpha import matte_plane
+
     path = Path(path)
     image = _decode(path)
     if image.dtype not in (np.uint8, np.uint16):
         raise MatteError(f"{path}: unsupported bit depth ({image.dtype}); save mattes as 8- or 16-bit PNG")
-    if image.ndim == 2:
-        return image
-    channels = image.shape[2]
-    if channels == 4:
-        return np.ascontiguousarray(image[:, :, 3])
-    if channels == 1:
-        return image[:, :, 0]
-    raise MatteError(
-        f"{path}: {channels} channels; a matte must be single-channel grayscale or RGBA with the "
-        "matte in the alpha channel (convert colour images to grayscale first)"
-    )
+    return matte_plane(image, channel, where=str(path), option=option)
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:

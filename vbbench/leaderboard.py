@@ -8,6 +8,11 @@ resources), plus ``accuracy_vs_speed.png`` (matplotlib, Agg) when results carry 
 bench`` speeds. The same results always give the same bytes: nothing depends on the clock, the
 machine or the order files were found in. ``check`` regenerates into memory and names every
 output that differs from the committed one.
+
+Results scored under non-reference metric conventions (``vbbench score --convention``) are
+never ranked beside reference results: each such set of conventions gets its own tables, titled
+with the conventions, and stays out of the accuracy-versus-speed plot; ``leaderboard.csv`` names
+the conventions of every row.
 """
 
 from __future__ import annotations
@@ -17,18 +22,22 @@ import html
 import io as text_io
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from vbbench import units
+from vbbench.errors import ResultError, listing
 from vbbench.io import atomic_write_bytes, atomic_write_text
-from vbbench.metrics import METRICS
-from vbbench.results import load_results
+from vbbench.metrics import METRICS, REFERENCE
+from vbbench.results import is_reference, load_results
 
-__all__ = ["render", "build", "check", "SEED_TABLE1", "PLOT"]
+__all__ = ["render", "build", "check", "SEED_TABLE1", "PLOT", "OUTPUT_NAMES", "conventions_label"]
 
 #: Written only when some results file carries speed numbers; otherwise it must not exist.
 PLOT = "accuracy_vs_speed.png"
+#: Every file :func:`build` writes into its output folder.
+OUTPUT_NAMES = ("README.md", "leaderboard.csv", "index.html", PLOT)
 MAIN_METRIC = "mad"
 #: The seed paper's Table 1 reports on the Shen set MAD that reads like ×10⁻² (percent) and its
 #: Sobel "Gradient" error; reproduced in those units for the Shen set only: (metric, scale, label).
@@ -40,10 +49,31 @@ def _cell(stats: dict[str, Any], scale: float) -> str:
     return f"{stats['mean'] * scale:.3f} [{low:.3f}, {high:.3f}]"
 
 
-def _grouped(results: list[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+def conventions_label(result: dict[str, Any]) -> str:
+    """``""`` for a result scored under the reference conventions, else the settings that differ
+    (``conn_ties=row-major``): results with different labels are never ranked together.
+
+    Examples
+    --------
+    >>> conventions_label({"summary": {"reference_conventions": False, "conventions": {"conn_ties": "row-major"}}})
+    'conn_ties=row-major'
+    """
+    if is_reference(result):
+        return ""
+    conventions = result["summary"].get("conventions", {})
+    changed = {name: value for name, value in conventions.items() if value != getattr(REFERENCE, name, value)}
+    return ", ".join(f"{name}={value}" for name, value in sorted(changed.items()))
+
+
+def _grouped(results: list[dict[str, Any]]) -> dict[tuple[str, str, str, str], list[dict[str, Any]]]:
+    groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for result in results:
-        key = (result["benchmark_version"], result["dataset"]["name"], result["dataset"]["variant"])
+        key = (
+            result["benchmark_version"],
+            result["dataset"]["name"],
+            result["dataset"]["variant"],
+            conventions_label(result),
+        )
         groups[key].append(result)
     return dict(sorted(groups.items()))
 
@@ -63,7 +93,7 @@ def _metric_names(group: list[dict[str, Any]], region: str) -> list[str]:
 
 def _tables(results: list[dict[str, Any]]):
     """Yield (title, note, header, rows) for every table, in a fixed order."""
-    for (version, dataset, variant), group in _grouped(results).items():
+    for (version, dataset, variant, conventions), group in _grouped(results).items():
         regions = sorted({region for r in group for region in r["summary"]["scores"]}, key=lambda r: (r != "whole", r))
         for region in regions:
             names = _metric_names(group, region)
@@ -82,8 +112,14 @@ def _tables(results: list[dict[str, Any]]):
                 f"Benchmark version {version}; region `{region}` ({description}); sorted by mean MAD; "
                 "each cell: mean [95% bootstrap CI]."
             )
+            if conventions:
+                title += f" (non-reference conventions: {conventions})"
+                note += (
+                    f" Scored under non-reference metric conventions ({conventions}) to reproduce another "
+                    "implementation: not comparable with the reference tables, so listed apart."
+                )
             yield title, note, header, rows
-            if dataset == "shen2016" and region == "whole":
+            if dataset == "shen2016" and region == "whole" and not conventions:
                 header = ["model"] + [units.header(label, scale) for _, scale, label in SEED_TABLE1]
                 rows = [
                     [r["model"]["name"]]
@@ -195,6 +231,8 @@ def _speed_points(results: list[dict[str, Any]]) -> dict[str, list[tuple[str, fl
     """``{frame size: [(label, fps, mean MAD ×1e-3), ...]}`` for results with speed numbers."""
     points: dict[str, list[tuple[str, float, float]]] = defaultdict(list)
     for result in results:
+        if not is_reference(result):  # never plotted beside reference accuracy
+            continue
         whole = result["summary"]["scores"].get("whole", {})
         if MAIN_METRIC not in whole:
             continue
@@ -265,9 +303,10 @@ def _csv(results: list[dict[str, Any]]) -> str:
             "ci95_high",
             "display_key",
             "display_scale",
+            "conventions",
         ]
     )
-    for (version, dataset, variant), group in _grouped(results).items():
+    for (version, dataset, variant, conventions), group in _grouped(results).items():
         for result in sorted(group, key=lambda r: r["model"]["name"]):
             for region, scores in sorted(result["summary"]["scores"].items()):
                 for name in (n for n in METRICS if n in scores):
@@ -288,6 +327,7 @@ def _csv(results: list[dict[str, Any]]) -> str:
                             repr(stats["ci95"][1]),
                             METRICS[name].display_key,
                             repr(METRICS[name].display_scale),
+                            conventions or "reference",
                         ]
                     )
     return buffer.getvalue()
@@ -381,8 +421,26 @@ def build(results_dir: str | os.PathLike, out_dir: str | os.PathLike) -> list[Pa
     return written
 
 
-def check(results_dir: str | os.PathLike, out_dir: str | os.PathLike) -> list[str]:
-    """Names of the outputs in ``out_dir`` that are missing, left over, or differ from a fresh build."""
+#: ``rescore(results) -> problems``: re-scores the results whose predictions can be regenerated
+#: and names those whose numbers differ (see :func:`check`).
+Rescorer = Callable[[list[dict[str, Any]]], list[str]]
+
+
+def check(results_dir: str | os.PathLike, out_dir: str | os.PathLike, *, rescore: Rescorer | None = None) -> list[str]:
+    """Names of the outputs in ``out_dir`` that are missing, left over, or differ from a fresh build.
+
+    Every results file is validated first, as data (:func:`vbbench.results.load_results` lists
+    every invalid file, not only the first). Validation cannot see numbers edited consistently
+    (a whole row halved); ``rescore`` is the hook for that: called with every validated result,
+    it re-scores those whose predictions can be regenerated and returns one problem per result
+    whose numbers differ, raised as one :class:`~vbbench.errors.ResultError`. (The re-scoring itself is issue 14's;
+    until it lands ``vbbench leaderboard --check`` passes no ``rescore`` and
+    ``tests/test_leaderboard.py`` re-scores the committed sample results.)
+    """
+    if rescore is not None:
+        problems = rescore(load_results(results_dir))
+        if problems:
+            raise ResultError(listing(list(problems), "results do not reproduce when scored again"))
     stale = []
     for name, content in render(results_dir).items():
         path = Path(out_dir) / name

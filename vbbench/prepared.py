@@ -5,8 +5,8 @@
     raw/                              extracted archive (or the generated sample)
     source.txt                        the folder used in place (--from DIR)
     imported.json                     the archive extracted by --from ZIP (path, size, mtime)
-    verify/defects.csv, lock.csv, pairs.csv
-    split.csv                         real sets (a committed split sits beside its card instead)
+    verify/defects.csv, lock.csv, pairs.csv, dhash.csv
+    split.csv, split.json             real sets (a committed split sits beside its card instead)
     variants/<variant>/images/<id>.png, alpha/<id>.png, trimaps/<id>.png, manifest.csv
 
 :class:`PreparedDataset` names every one of these paths; no other module joins dataset paths.
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ from vbbench.paths import default_data_dir
 __all__ = ["Pair", "SplitRow", "VariantFiles", "PreparedDataset", "PAIR_FIELDS", "SPLIT_FIELDS"]
 
 PAIR_FIELDS = ["id", "group", "folder", "image", "matte", "image_sha256", "matte_sha256", "width", "height"]
-SPLIT_FIELDS = ["id", "group", "split", "sha256"]
+SPLIT_FIELDS = ["id", "group", "unit", "split", "sha256"]
 
 
 @dataclass(frozen=True)
@@ -92,13 +93,19 @@ class Pair:
 
 @dataclass(frozen=True)
 class SplitRow:
-    """One line of ``split.csv``: an item, its group, its side (``train`` or ``test``) and its
-    image's SHA-256."""
+    """One line of ``split.csv``: an item, its folder group, its side (``train`` or ``test``), its
+    image's SHA-256, and its unit (the group it is split with: its own, or the home group of its
+    near-duplicate cluster; see :mod:`vbbench.split`)."""
 
     id: str
     group: str
     split: str
     sha256: str
+    unit: str = ""
+
+    def row(self) -> dict[str, str]:
+        """The ``split.csv`` row."""
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -179,9 +186,19 @@ class PreparedDataset:
         return self.verify_dir / "pairs.csv"
 
     @property
+    def dhash_csv(self) -> Path:
+        """Near-duplicate hashes of the images, keyed by image SHA-256 (written by verify)."""
+        return self.verify_dir / "dhash.csv"
+
+    @property
     def split_csv(self) -> Path:
         """``datasets/<name>/split.csv`` for a committed split (the sample), else ``<root>/split.csv``."""
         return self.card.card_dir / "split.csv" if self.card.split.committed else self.root / "split.csv"
+
+    @property
+    def split_record(self) -> Path:
+        """``split.json`` beside ``split.csv``: the split's rule, parameters, report and partial mark."""
+        return self.split_csv.with_name("split.json")
 
     @property
     def variants_dir(self) -> Path:
@@ -206,7 +223,7 @@ class PreparedDataset:
         if self.source_record.is_file():
             return Path(self.source_record.read_text(encoding="utf-8").strip())
         if self.raw_dir.is_dir():
-            from vbbench.download import find_layout_root
+            from vbbench.layout import find_layout_root
 
             return find_layout_root(self.raw_dir, self.card)
         return None
@@ -252,6 +269,16 @@ class PreparedDataset:
             raise DatasetError(f"{self.split_csv} is missing: run `vbbench prepare {self.name}` first")
         return [SplitRow(**row) for row in read_csv(self.split_csv)]
 
+    def partial(self) -> dict | None:
+        """How a partial set falls short (``usable``, ``expected``, ``missing``, per folder), as
+        recorded in ``split.json`` when it was prepared with ``--allow-partial``; ``None`` for a
+        complete set."""
+        try:
+            record = json.loads(self.split_record.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return record.get("partial") or None
+
     def split_sha256(self) -> str:
         """SHA-256 of the split file's bytes, recorded in results so scores name their test set."""
         if not self.split_csv.is_file():
@@ -263,11 +290,14 @@ class PreparedDataset:
         wanted = {row.id for row in self.read_split() if row.split == side}
         return [pair for pair in self.read_pairs() if pair.id in wanted]
 
-    def provenance(self, variant: str) -> dict[str, str | None]:
-        """What a score summary records about the data it scored."""
+    def provenance(self, variant: str) -> dict[str, str | bool | None]:
+        """What a score summary records about the data it scored: name, variant, card revision,
+        the split list's SHA-256 and ``partial`` (True when the set was prepared with
+        ``--allow-partial``: its numbers are not comparable with the full set's)."""
         return {
             "name": self.name,
             "variant": variant,
             "revision": self.card.revision,
             "split_sha256": self.split_sha256(),
+            "partial": self.partial() is not None,
         }

@@ -5,19 +5,23 @@ provenance, under the schema ``vbbench-result/1`` (documented in ``docs/leaderbo
 
     {"schema": "vbbench-result/1", "benchmark_version": "1", "vbbench_version": "0.1.0",
      "date": "2026-11-25",
-     "dataset": {"name", "variant", "revision", "split_sha256"},
+     "dataset": {"name", "variant", "revision", "split_sha256", "partial"},
      "model": {"name", "description", "simulated", "parameters", "macs", "input_size", "runtime",
                "weights_sha256", "speed": {"640x360": fps, ...} or null,
                "speed_machine": "CPU, cores, OS, threads" or null, "speed_input": "WxH" or null},
      "summary": {... the vbbench-score/1 summary ...}}
 
 Files live at ``leaderboards/results/<dataset>/<variant>/<model>.json``; :func:`load_result`
-validates on read and names the file and the field that is wrong.
+validates on read and names the file and the field that is wrong. Validation is of the data, not
+only its shape (:func:`validate_result`): numbers are finite reals in their metric's range, dates
+exist, conventions are known. :func:`add_result` never overwrites a result unless asked to, and
+then keeps what it is not given again (a recorded speed, the model's metadata).
 """
 
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 import os
 import re
@@ -25,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from vbbench import __version__
-from vbbench.errors import ResultError, ScoreError
+from vbbench.errors import ResultError, ScoreError, listing
 from vbbench.io import atomic_write_text
-from vbbench.summary import validate_summary
+from vbbench.summary import is_number, validate_summary
 
 __all__ = [
     "add_result",
@@ -38,6 +42,9 @@ __all__ = [
     "write_result",
     "load_result",
     "load_results",
+    "validate_result",
+    "parse_date",
+    "is_reference",
     "speed_from_bench",
     "bench_fields",
 ]
@@ -47,6 +54,38 @@ SCHEMA = "vbbench-result/1"
 #: split or variants). Results of another benchmark version are listed separately.
 BENCHMARK_VERSION = "1"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+#: The model fields of a results file (besides ``name``), in the order they are written.
+MODEL_FIELDS = (
+    "description", "simulated", "parameters", "macs", "input_size", "runtime", "weights_sha256",
+    "speed", "speed_machine", "speed_input",
+)  # fmt: skip
+
+
+def parse_date(text: Any, where: str) -> str:
+    """``text`` if it is an ISO date YYYY-MM-DD that exists, else :class:`ResultError`.
+
+    Examples
+    --------
+    >>> parse_date("2026-11-25", "--date")
+    '2026-11-25'
+    >>> parse_date("2026-13-45", "--date")
+    Traceback (most recent call last):
+    ...
+    vbbench.errors.ResultError: --date: '2026-13-45' is not a date that exists (month must be in 1..12); use YYYY-MM-DD
+    """
+    if not isinstance(text, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise ResultError(f"{where}: must be an ISO date YYYY-MM-DD, found {text!r}")
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError as problem:
+        raise ResultError(f"{where}: {text!r} is not a date that exists ({problem}); use YYYY-MM-DD") from None
+    return text
+
+
+def is_reference(document: dict[str, Any]) -> bool:
+    """Whether a (validated) results document was scored under the reference conventions;
+    others are listed apart on the board, never ranked beside reference results."""
+    return bool(document["summary"].get("reference_conventions", True))
 
 
 def make_result(
@@ -87,7 +126,11 @@ def make_result(
         "benchmark_version": BENCHMARK_VERSION,
         "vbbench_version": __version__,
         "date": date,
-        "dataset": {key: provenance.get(key) for key in ("name", "variant", "revision", "split_sha256")},
+        "dataset": {
+            **{key: provenance.get(key) for key in ("name", "variant", "revision", "split_sha256")},
+            # a set prepared with --allow-partial; recorded by `score --dataset`, absent for --gt runs
+            **({"partial": bool(provenance["partial"])} if "partial" in provenance else {}),
+        },
         "model": {
             "name": model["name"],
             # `vbbench predict`'s model.json calls it notes.
@@ -179,7 +222,7 @@ def bench_fields(report: Any, where: str | os.PathLike) -> dict[str, Any]:
     }
 
 
-def _require(document: dict, dotted: str, kind, where: Path) -> Any:
+def _require(document: dict, dotted: str, kind, where: str | os.PathLike) -> Any:
     value: Any = document
     for part in dotted.split("."):
         if not isinstance(value, dict) or part not in value:
@@ -191,8 +234,14 @@ def _require(document: dict, dotted: str, kind, where: Path) -> Any:
     return value
 
 
-def validate_result(document: Any, where: Path) -> dict[str, Any]:
-    """Check a results document; raise :class:`ResultError` naming ``where`` and the field."""
+def validate_result(document: Any, where: str | os.PathLike) -> dict[str, Any]:
+    """Check a results document as data; raise :class:`ResultError` naming ``where`` and the field.
+
+    Checked beyond the fields' presence and types: the date exists, names are plain, counts are
+    non-negative integers, speeds finite positive numbers (``true`` and ``NaN`` are not), and the
+    summary as :func:`vbbench.summary.validate_summary` checks it (every statistic finite and in its
+    metric's range, conventions known and ``reference_conventions`` true exactly for reference ones).
+    """
     if not isinstance(document, dict):
         raise ResultError(f"{where}: a results file must hold a JSON object")
     schema = document.get("schema")
@@ -202,21 +251,45 @@ def validate_result(document: Any, where: Path) -> dict[str, Any]:
         _require(document, dotted, str, where)
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", document["date"]):
         raise ResultError(f"{where}: field 'date' must be an ISO date YYYY-MM-DD, found {document['date']!r}")
+    try:
+        datetime.date.fromisoformat(document["date"])
+    except ValueError as problem:
+        raise ResultError(
+            f"{where}: field 'date' must be a date that exists, found {document['date']!r} ({problem})"
+        ) from None
     for dotted in ("dataset.name", "dataset.variant", "model.name"):
         if not _NAME.match(_require(document, dotted, str, where)):
             raise ResultError(f"{where}: field '{dotted}' must be a plain name (letters, digits, . _ -)")
+    for key in ("revision", "split_sha256"):
+        value = document["dataset"].get(key)
+        if value is not None and not isinstance(value, str):
+            raise ResultError(f"{where}: field 'dataset.{key}' must be a string or null, found {value!r}")
+    model = _require(document, "model", dict, where)
     _require(document, "model.simulated", bool, where)
-    speed = document["model"].get("speed")
-    if speed is not None and not (isinstance(speed, dict) and all(isinstance(v, (int, float)) for v in speed.values())):
-        raise ResultError(f"{where}: field 'model.speed' must map frame sizes to FPS numbers")
+    if not isinstance(document["dataset"].get("partial", False), bool):
+        raise ResultError(f"{where}: field 'dataset.partial' must be true or false")
+    for key in ("description", "input_size", "runtime", "weights_sha256"):
+        value = model.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ResultError(f"{where}: field 'model.{key}' must be a string or null, found {value!r}")
+    speed = model.get("speed")
+    if speed is not None:
+        if not isinstance(speed, dict) or not all(isinstance(size, str) for size in speed):
+            raise ResultError(f"{where}: field 'model.speed' must map frame sizes to FPS numbers")
+        for size, fps in speed.items():
+            if not is_number(fps) or fps <= 0:
+                raise ResultError(
+                    f"{where}: field 'model.speed' must map frame sizes to FPS numbers (finite, > 0); "
+                    f"'{size}' is {fps!r}"
+                )
     for field in ("parameters", "macs"):
-        count = document["model"].get(field)
+        count = model.get(field)
         if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
             raise ResultError(f"{where}: field 'model.{field}' must be a non-negative integer, or null")
-    machine = document["model"].get("speed_machine")
+    machine = model.get("speed_machine")
     if machine is not None and not isinstance(machine, str):
         raise ResultError(f"{where}: field 'model.speed_machine' must be a string naming the machine, or null")
-    speed_input = document["model"].get("speed_input")
+    speed_input = model.get("speed_input")
     if speed_input is not None and not (isinstance(speed_input, str) and re.fullmatch(r"\d+x\d+", speed_input)):
         raise ResultError(f"{where}: field 'model.speed_input' must be a model input size WxH, or null")
     summary = _require(document, "summary", dict, where)
@@ -257,20 +330,40 @@ def load_result(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def load_results(root: str | os.PathLike) -> list[dict[str, Any]]:
-    """Every results file under ``root`` (validated), sorted by path."""
+    """Every results file under ``root``, each validated, sorted by path.
+
+    Raises
+    ------
+    ResultError
+        Listing every file that does not validate (each with its field), not only the first.
+    """
     root = Path(root)
     if not root.is_dir():
         raise ResultError(f"{root}: no such results folder")
-    return [load_result(path) for path in sorted(root.rglob("*.json"))]
+    results, problems = [], []
+    for path in sorted(root.rglob("*.json")):
+        try:
+            results.append(load_result(path))
+        except ResultError as problem:
+            problems.append(str(problem))
+    if len(problems) == 1:
+        raise ResultError(problems[0])
+    if problems:
+        raise ResultError(listing(problems, f"results files under {root} are invalid"))
+    return results
 
 
-def _read_json(path: Path, what: str) -> Any:
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    """A JSON object from ``path``; anything else is a :class:`ResultError` naming the file."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as problem:
         raise ResultError(f"{path}: cannot read the {what} ({problem.strerror or problem})") from None
-    except json.JSONDecodeError as problem:
+    except (json.JSONDecodeError, UnicodeDecodeError) as problem:
         raise ResultError(f"{path}: the {what} is not valid JSON ({problem})") from None
+    if not isinstance(document, dict):
+        raise ResultError(f"{path}: the {what} must be a JSON object, found {type(document).__name__}")
+    return document
 
 
 def add_result(
@@ -281,6 +374,7 @@ def add_result(
     meta: str | os.PathLike | None = None,
     bench: str | os.PathLike | None = None,
     date: str | None = None,
+    replace: bool = False,
 ) -> Path:
     """``vbbench add-result``: a score summary plus model metadata as a results file.
 
@@ -298,24 +392,57 @@ def add_result(
         ``vbbench bench --json`` report (speed fields).
     date : str, optional
         ISO date of the run (default today, UTC).
+    replace : bool
+        Replace an existing results file of this model, dataset and variant. Its model fields
+        that this call does not give again are kept: without ``bench`` its recorded speed (and
+        machine and input), without ``meta`` its metadata.
 
     Returns
     -------
     Path
         The file written.
-    """
-    from datetime import datetime, timezone
 
+    Raises
+    ------
+    ResultError
+        An existing file without ``replace`` (left as it was), an unusable summary, metadata or
+        date, naming the file.
+    """
     from vbbench.summary import load_summary
 
-    loaded = load_summary(summary_path)
+    try:
+        loaded = load_summary(summary_path)
+    except ScoreError as problem:
+        raise ResultError(str(problem)) from None
     if loaded.get("dataset") is None:
         raise ResultError(
             f"{summary_path}: scored with --gt, so it names no dataset; score with --dataset NAME --variant V"
         )
-    metadata = _read_json(Path(meta), "model metadata") if meta else {}
-    metadata["name"] = model
+    given = _read_json(Path(meta), "model metadata") if meta else {}
     if bench:
-        metadata.update(bench_fields(_read_json(Path(bench), "bench report"), bench))
-    day = date or datetime.now(timezone.utc).date().isoformat()
-    return write_result(make_result(loaded, metadata, day), results_dir)
+        given.update(bench_fields(_read_json(Path(bench), "bench report"), bench))
+    metadata = {**given, "name": model}
+    if date is not None:
+        parse_date(date, f"--date {date}")
+    day = date or datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    document = make_result(loaded, metadata, day)
+    path = result_path(results_dir, document)
+    sources = ", ".join(str(source) for source in (summary_path, meta, bench) if source)
+    validate_result(document, f"{path} (made from {sources})")
+    if path.exists():
+        if not replace:
+            raise ResultError(
+                f"{path}: a result of {model} on {document['dataset']['name']}/{document['dataset']['variant']} "
+                "exists already; pass --replace to replace its scores (its speed and metadata are kept unless "
+                "--bench or --meta give new ones), or choose another --model name"
+            )
+        try:
+            earlier = load_result(path)["model"]
+        except ResultError:
+            earlier = {}  # an invalid file is replaced whole
+        # `vbbench predict`'s model.json calls the description "notes".
+        supplied = set(given) | ({"description"} if "notes" in given else set())
+        for key in MODEL_FIELDS:
+            if key not in supplied and key in earlier:
+                document["model"][key] = earlier[key]
+    return write_result(document, results_dir)

@@ -8,6 +8,13 @@ the local process pool (:mod:`vbbench.parallel`) or on a Dask distributed cluste
   with its unit (``mad [alpha]``);
 * ``summary.json``: schema ``vbbench-score/1`` (:mod:`vbbench.summary`);
 * ``error_maps/<id>.png`` (with ``error_maps=True``): |p − g| as 8-bit PNG (value = round(255·|p−g|)).
+
+What a file means is decided, never guessed: which plane of a prediction is the matte
+(:func:`vbbench.metrics.alpha.matte_plane`, ``matte_channel``), which trimap value is the unknown
+band (:func:`vbbench.trimaps.unknown_band`, ``trimap_unknown``), and every entry of the
+ground-truth tree is scored or listed as refused with its reason (warned, and counted in the
+summary). No output may overlap an input (:mod:`vbbench.guards`), and the checkpoint lives until
+every output is written.
 """
 
 from __future__ import annotations
@@ -27,9 +34,10 @@ import numpy as np
 
 from vbbench import __version__
 from vbbench.checkpoint import Checkpoint
-from vbbench.errors import MatteError, ScoreError, listing
+from vbbench.errors import MatteError, OutputError, ScoreError, listing
+from vbbench.guards import check_apart
 from vbbench.io import LOSSY_SUFFIXES, atomic_write_text, csv_text, read_matte, write_png
-from vbbench.metrics import METRICS, REFERENCE, Conventions, evaluate, to_alpha
+from vbbench.metrics import MATTE_CHANNELS, METRICS, REFERENCE, Conventions, evaluate, to_alpha
 from vbbench.pairing import pair_files
 from vbbench.parallel import process_map, start
 from vbbench.summary import (
@@ -40,6 +48,7 @@ from vbbench.summary import (
     metric_definitions,
     summarize,
 )
+from vbbench.trimaps import UNKNOWN, unknown_band
 
 __all__ = [
     "PairTask",
@@ -49,7 +58,11 @@ __all__ = [
     "write_outputs",
     "per_image_columns",
     "read_per_image",
+    "DASK_CONNECT_TIMEOUT_S",
 ]
+
+#: How long to wait for a Dask scheduler to answer, and for it to have a worker.
+DASK_CONNECT_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,10 @@ class PairTask:
     resize: bool = False
     error_map: Path | None = None
     conventions: Conventions = REFERENCE
+    #: Which plane of a prediction file is its matte (:func:`vbbench.metrics.alpha.matte_plane`).
+    matte_channel: str = "auto"
+    #: The trimap value of the unknown band (:func:`vbbench.trimaps.unknown_band`).
+    trimap_unknown: int = UNKNOWN
 
     def inputs(self) -> list[Path]:
         return [self.pred, self.gt] + ([self.trimap] if self.trimap else [])
@@ -85,8 +102,8 @@ def score_pair(task: PairTask) -> dict[str, Any]:
         ``{"rows": [{"image", "region", metric: raw value, …}, …]}`` or ``{"error": str}``.
     """
     try:
-        gt = read_matte(task.gt)
-        pred = read_matte(task.pred)
+        gt = read_matte(task.gt, option=None)
+        pred = read_matte(task.pred, task.matte_channel)
         if pred.shape != gt.shape:
             if not task.resize:
                 raise MatteError(
@@ -103,15 +120,7 @@ def score_pair(task: PairTask) -> dict[str, Any]:
                     f"{task.trimap}: trimap size {trimap.shape[1]}×{trimap.shape[0]} differs from "
                     f"the ground truth {task.gt} ({gt.shape[1]}×{gt.shape[0]})"
                 )
-            if trimap.dtype != np.uint8:
-                raise MatteError(f"{task.trimap}: a trimap must be 8-bit (0 / 128 / 255)")
-            unknown = trimap == 128
-            regions["unknown"] = unknown
-            if not unknown.any():
-                raise MatteError(
-                    f"{task.trimap}: the trimap has no unknown pixels (value 128), so the unknown-band "
-                    "means are undefined"
-                )
+            regions["unknown"] = unknown_band(trimap, str(task.trimap), task.trimap_unknown)
         try:
             scores = evaluate(pred, gt, regions, list(task.metrics), task.conventions)
         except ValueError as problem:  # e.g. an image too small for a metric's filter
@@ -150,13 +159,21 @@ def _on_dask(tasks: list[PairTask], scheduler: str, bar: dict) -> list[dict]:
     except ImportError:
         raise ScoreError("--scheduler needs Dask distributed: pip install 'vbbench[dist]'") from None
     try:
-        client = Client(scheduler, timeout="10s", set_as_default=False)
+        client = Client(scheduler, timeout=f"{DASK_CONNECT_TIMEOUT_S}s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as problem:
         raise ScoreError(
             f"cannot reach the Dask scheduler at {scheduler} ({problem}); check that `dask scheduler` runs "
             "there and that its port is open from this machine"
         ) from None
     with client:
+        try:
+            client.wait_for_workers(1, timeout=DASK_CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as problem:
+            raise ScoreError(
+                f"the Dask scheduler at {scheduler} has no worker ({type(problem).__name__} after "
+                f"{DASK_CONNECT_TIMEOUT_S:g} s); start some with `dask worker {scheduler}` on machines that "
+                f"have vbbench {__version__} and can read the files"
+            ) from None
         futures = client.map(score_pair, tasks, pure=False)
         outcomes = []
         # Collected in submission order: the results keep the pairs' order.
@@ -234,6 +251,8 @@ def score_directories(
     progress: bool = True,
     conventions: Conventions = REFERENCE,
     checkpoint: str | os.PathLike | None = None,
+    matte_channel: str = "auto",
+    trimap_unknown: int = UNKNOWN,
 ) -> ScoreResult:
     """Score every ground-truth matte in ``gt_dir`` against its prediction in ``pred_dir``.
 
@@ -263,7 +282,15 @@ def score_directories(
     checkpoint : path, optional
         JSON-lines file where finished pairs are recorded (:class:`vbbench.checkpoint.Checkpoint`);
         a rerun with the same inputs and options skips them. :func:`write_outputs` removes it once
-        every output is written, so a failed write never costs a rescore.
+        every output is written, so a failed write never costs a rescore. A recorded result of the
+        wrong shape is dropped and that pair scored again.
+    matte_channel : {"auto", "alpha", "gray"}
+        Which plane of a prediction file is its matte (:func:`vbbench.io.read_matte`); ``auto``
+        refuses an opaque alpha over other colour rather than guess. Ground truth is always read
+        with ``auto``.
+    trimap_unknown : int
+        Trimap value of the unknown band (default 128); trimaps with values other than 0, this
+        and 255 are refused, with the values counted.
 
     Returns
     -------
@@ -273,8 +300,21 @@ def score_directories(
     ------
     ScoreError
         Any input problem, listing every offending file; nothing is scored partially.
+    OutputError
+        ``error_maps_dir`` or ``checkpoint`` overlapping an input (:func:`vbbench.guards.check_apart`).
     """
     names = METRICS.check(dict.fromkeys(metrics) if metrics is not None else METRICS.names())
+    if matte_channel not in MATTE_CHANNELS:
+        raise ScoreError(f"matte channel {matte_channel!r} is not one of {', '.join(MATTE_CHANNELS)}")
+    if not 0 < trimap_unknown < 255:
+        raise ScoreError(
+            f"the trimap's unknown value must lie in 1 … 254 (0 and 255 are the known pixels), got {trimap_unknown}"
+        )
+    check_apart(
+        folders={"error_maps_dir": error_maps_dir},
+        files={"checkpoint": checkpoint},
+        inputs={"pred_dir": pred_dir, "gt_dir": gt_dir, "trimap_dir": trimap_dir},
+    )
     workers = workers or os.cpu_count() or 1
     # With more than one worker allowed, the pool's forkserver starts now and imports the workers'
     # modules and the compiled metric kernels while the pairs are listed; even a single pending
@@ -284,6 +324,9 @@ def score_directories(
         start(POOL_PRELOAD)
     pairing = pair_files(pred_dir, gt_dir, trimap_dir)
     notes: list[str] = []
+    if pairing.refused_ground_truth:
+        what = f"entries of the ground truth {gt_dir} are not mattes and are not scored"
+        notes.append(listing([str(entry) for entry in pairing.refused_ground_truth], what))
     if pairing.extra_predictions:
         what = f"predictions in {pred_dir} have no ground truth and are not scored"
         notes.append(listing(pairing.extra_predictions, what))
@@ -301,6 +344,8 @@ def score_directories(
             resize=resize,
             error_map=error_root / f"{key}.png" if error_root else None,
             conventions=conventions,
+            matte_channel=matte_channel,
+            trimap_unknown=trimap_unknown,
         )
         for key, pred, gt, trimap in pairing.pairs
     ]
@@ -315,8 +360,11 @@ def score_directories(
             "resize": resize,
             "error_maps": None if error_root is None else str(error_root.resolve()),
             "conventions": dataclasses.asdict(conventions),
+            "matte_channel": matte_channel,
+            "trimap_unknown": trimap_unknown,
         }
-        saved = Checkpoint(Path(checkpoint), fingerprint)
+        expected = {"whole", "unknown"} if trimap_dir is not None else {"whole"}
+        saved = Checkpoint(Path(checkpoint), fingerprint, lambda key, rows: _valid_rows(key, rows, names, expected))
     earlier = {task.image_id: saved.finished(task.image_id, task.inputs()) for task in tasks} if saved else {}
     pending = [task for task in tasks if earlier.get(task.image_id) is None]
 
@@ -351,6 +399,8 @@ def score_directories(
             "trimap_dir": None if trimap_dir is None else str(trimap_dir),
             "resize": resize,
             "metrics": names,
+            "matte_channel": matte_channel,
+            "trimap_unknown": trimap_unknown if trimap_dir is not None else None,
             "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
             "bootstrap_seed": BOOTSTRAP_SEED,
         },
@@ -365,7 +415,12 @@ def score_directories(
             "scored": len(pairing.pairs),
             "extra_predictions": len(pairing.extra_predictions),
             "lossy_predictions": len(lossy),
+            "refused_ground_truth": len(pairing.refused_ground_truth),
         },
+        # Every entry of the ground-truth tree that was not scored, with the reason.
+        "refused_ground_truth": [
+            f"{_relative(entry.path, gt_dir)}: {entry.reason}" for entry in pairing.refused_ground_truth
+        ],
         "metrics": metric_definitions(names),
         "regions": {region: REGION_DESCRIPTIONS[region] for region in regions},
         "scores": summarize(rows, names),
@@ -375,6 +430,30 @@ def score_directories(
     return ScoreResult(rows, summary, notes, Path(checkpoint) if checkpoint is not None else None)
 
 
+def _relative(path: Path, root: str | os.PathLike) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _valid_rows(key: str, rows: Any, names: Sequence[str], regions: set[str]) -> bool:
+    """Whether a checkpoint's record of ``key`` is the rows :func:`score_pair` returns: one row
+    per region, each with every metric as a finite number."""
+    if not isinstance(rows, list) or {row.get("region") for row in rows if isinstance(row, dict)} != regions:
+        return False
+    if len(rows) != len(regions):
+        return False
+    for row in rows:
+        if not isinstance(row, dict) or row.get("image") != key:
+            return False
+        for name in names:
+            value = row.get(name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+                return False
+    return True
+
+
 def per_image_columns(metrics: Sequence[str]) -> list[str]:
     """The header of ``per_image.csv``: ``image, region`` and each metric with its raw unit."""
     return ["image", "region", *(METRICS[name].raw_column for name in metrics)]
@@ -382,17 +461,41 @@ def per_image_columns(metrics: Sequence[str]) -> list[str]:
 
 def write_outputs(result: ScoreResult, out_dir: str | os.PathLike) -> tuple[Path, Path]:
     """Write ``per_image.csv`` and ``summary.json`` atomically, then remove the run's checkpoint;
-    return the two paths."""
+    return the two paths.
+
+    Raises
+    ------
+    OutputError
+        ``out_dir`` overlaps the run's inputs, or a file cannot be written; the checkpoint is then
+        kept, so running the same command again rescores nothing.
+    """
     out_dir = Path(out_dir)
-    names = result.summary["options"]["metrics"]
+    options = result.summary["options"]
+    check_apart(
+        folders={"out_dir": out_dir},
+        inputs={"pred_dir": options["pred_dir"], "gt_dir": options["gt_dir"], "trimap_dir": options["trimap_dir"]},
+    )
+    names = options["metrics"]
     columns = per_image_columns(names)
     rows = (
         {"image": row["image"], "region": row["region"], **{METRICS[n].raw_column: repr(float(row[n])) for n in names}}
         for row in result.rows
     )
     csv_path, json_path = out_dir / "per_image.csv", out_dir / "summary.json"
-    atomic_write_text(csv_path, csv_text(rows, columns))
-    atomic_write_text(json_path, json.dumps(result.summary, indent=1, ensure_ascii=False) + "\n")
+    for path, text in (
+        (csv_path, csv_text(rows, columns)),
+        (json_path, json.dumps(result.summary, indent=1, ensure_ascii=False) + "\n"),
+    ):
+        try:
+            atomic_write_text(path, text)
+        except OSError as problem:
+            kept = (
+                f"; the scores are kept in {result.checkpoint}: fix that and run the same command again "
+                "(nothing is rescored)"
+                if result.checkpoint is not None
+                else ""
+            )
+            raise OutputError(f"{path}: cannot be written ({problem.strerror or problem}){kept}") from None
     if result.checkpoint is not None:
         result.checkpoint.unlink(missing_ok=True)
     return csv_path, json_path

@@ -18,7 +18,7 @@ import numpy as np
 
 from vbbench import units
 from vbbench.errors import ScoreError
-from vbbench.metrics import METRICS, REFERENCE
+from vbbench.metrics import METRICS, REFERENCE, TEMPORAL_METRICS, TEMPORAL_REFERENCE
 
 __all__ = [
     "SCHEMA",
@@ -30,6 +30,7 @@ __all__ = [
     "summarize",
     "load_summary",
     "validate_summary",
+    "is_number",
     "format_table",
 ]
 
@@ -86,19 +87,24 @@ def bootstrap_ci(
     return float(low), float(high)
 
 
+def _spec(name: str):
+    """A still metric's declaration, or a clip metric's (clip summaries hold both)."""
+    return TEMPORAL_METRICS[name] if name in TEMPORAL_METRICS else METRICS[name]
+
+
 def metric_definitions(names: Iterable[str]) -> dict[str, dict[str, Any]]:
     """The ``metrics`` block of a summary: definition, units and reference of each metric."""
     return {
         name: {
-            "title": METRICS[name].title,
-            "definition": METRICS[name].definition,
-            "reduction": METRICS[name].reduction,
-            "raw_unit": METRICS[name].raw_unit,
-            "display_scale": METRICS[name].display_scale,
-            "display_key": METRICS[name].display_key,
-            "header": METRICS[name].header,
-            "border": METRICS[name].border,
-            "reference": METRICS[name].reference,
+            "title": _spec(name).title,
+            "definition": _spec(name).definition,
+            "reduction": _spec(name).reduction,
+            "raw_unit": _spec(name).raw_unit,
+            "display_scale": _spec(name).display_scale,
+            "display_key": _spec(name).display_key,
+            "header": _spec(name).header,
+            "border": _spec(name).border,
+            "reference": _spec(name).reference,
         }
         for name in names
     }
@@ -157,44 +163,165 @@ def load_summary(path: str | os.PathLike) -> dict[str, Any]:
     return validate_summary(summary, str(path))
 
 
+def is_number(value: Any) -> bool:
+    """A finite real number: int or float, never a bool (JSON ``true`` is no score).
+
+    Examples
+    --------
+    >>> is_number(0.5), is_number(True), is_number(float("nan")), is_number("1")
+    (True, False, False, False)
+    """
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _fail(where: str, field: str, problem: str) -> ScoreError:
+    return ScoreError(f"{where}: field '{field}' {problem}")
+
+
 def validate_summary(summary: Any, where: str, prefix: str = "") -> dict[str, Any]:
-    """Check a summary's schema and fields; errors read ``<where>: field '<prefix><field>' …``."""
+    """Check a summary as data, not only as shape; errors read ``<where>: field '<prefix><field>' …``.
+
+    Beyond the fields being present with the right types, every statistic must be a finite real
+    number (``true`` is not one) inside its metric's :attr:`~vbbench.metrics.MetricSpec.value_range`
+    (an error is never negative), ``ci95`` an ordered pair holding the mean, ``n`` a positive
+    count, metric names and conventions known, and ``reference_conventions`` true exactly when
+    every convention is the reference one. Hand-edited numbers that break none of these (a whole
+    row halved) are caught only by scoring again: :func:`vbbench.leaderboard.check` takes a
+    re-scoring hook for that.
+
+    Raises
+    ------
+    ScoreError
+        Naming ``where`` and the first field that is wrong.
+    """
+    from vbbench.metrics.conventions import CHOICES, TEMPORAL_CHOICES, TEMPORAL_REFERENCE
+
     if not isinstance(summary, dict) or summary.get("schema") != SCHEMA:
         found = summary.get("schema") if isinstance(summary, dict) else type(summary).__name__
         raise ScoreError(f"{where}: field '{prefix}schema' must be {SCHEMA!r}, found {found!r}")
     for key in ("vbbench_version", "created", "options", "conventions", "counts", "metrics", "regions", "scores"):
         if key not in summary:
             raise ScoreError(f"{where}: field '{prefix}{key}' is missing")
+    for key in ("options", "conventions", "counts", "metrics", "regions", "scores"):
+        if not isinstance(summary[key], dict):
+            raise _fail(where, prefix + key, f"must be an object, found {type(summary[key]).__name__}")
+    for key in ("vbbench_version", "created"):
+        if not isinstance(summary[key], str):
+            raise _fail(where, prefix + key, f"must be a string, found {type(summary[key]).__name__}")
+    dataset = summary.get("dataset")
+    if dataset is not None:
+        if not isinstance(dataset, dict):
+            raise _fail(
+                where, prefix + "dataset", f"must be null or an object with 'name' and 'variant', found {dataset!r}"
+            )
+        for key in ("name", "variant"):
+            if not isinstance(dataset.get(key), str) or not dataset[key]:
+                raise _fail(
+                    where, f"{prefix}dataset.{key}", "is missing or not a string; score with --dataset NAME --variant V"
+                )
+    for name, count in summary["counts"].items():
+        if not _count(count):
+            raise _fail(where, f"{prefix}counts.{name}", f"must be a non-negative integer, found {count!r}")
+    conventions = summary["conventions"]
+    # A clip summary records the clip metrics' conventions beside the still metrics' ones.
+    known = {**CHOICES, **TEMPORAL_CHOICES}
+    for name, value in conventions.items():
+        if name not in known:
+            raise _fail(where, f"{prefix}conventions.{name}", f"is not a convention ({', '.join(known)})")
+        if value not in known[name]:
+            raise _fail(
+                where, f"{prefix}conventions.{name}", f"must be one of {', '.join(known[name])}, found {value!r}"
+            )
+    reference = all(
+        conventions.get(name, getattr(defaults, name)) == getattr(defaults, name)
+        for choices, defaults in ((CHOICES, REFERENCE), (TEMPORAL_CHOICES, TEMPORAL_REFERENCE))
+        for name in choices
+    )
+    if "reference_conventions" in summary and summary["reference_conventions"] is not reference:
+        raise _fail(
+            where,
+            prefix + "reference_conventions",
+            f"must be {str(reference).lower()}: the conventions {'are' if reference else 'are not'} the reference ones",
+        )
+    if not summary["scores"]:
+        raise _fail(where, prefix + "scores", "holds no region")
     for region, by_metric in summary["scores"].items():
+        if not isinstance(by_metric, dict) or not by_metric:
+            raise _fail(where, f"{prefix}scores.{region}", f"must be an object of metrics, found {by_metric!r}")
+        if region not in summary["regions"]:
+            raise _fail(where, f"{prefix}regions.{region}", "is missing")
         for name, stats in by_metric.items():
-            for key in ("n", "mean", "median", "ci95"):
-                field_name = f"{prefix}scores.{region}.{name}.{key}"
-                if key not in stats:
-                    raise ScoreError(f"{where}: field '{field_name}' is missing")
-                value = stats[key]
-                if key == "ci95" and (not isinstance(value, list) or len(value) != 2):
-                    raise ScoreError(f"{where}: field '{field_name}' must be a [low, high] pair")
-                numbers = value if key == "ci95" else [value]
-                if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in numbers):
-                    raise ScoreError(f"{where}: field '{field_name}' must be a finite number")
+            field = f"{prefix}scores.{region}.{name}"
+            if name not in METRICS and name not in TEMPORAL_METRICS:
+                names = ", ".join([*METRICS, *TEMPORAL_METRICS])
+                raise _fail(where, field, f"is not a known metric ({names})")
             if name not in summary["metrics"]:
                 raise ScoreError(f"{where}: field '{prefix}metrics.{name}' is missing")
+            if not isinstance(stats, dict):
+                raise _fail(where, field, f"must be an object (n, mean, median, ci95), found {stats!r}")
+            # Clip metrics are errors too: ≥ 0, unbounded above.
+            value_range = METRICS[name].value_range if name in METRICS else (0.0, math.inf)
+            _check_stats(stats, field, where, value_range)
     return summary
+
+
+def _check_stats(stats: dict[str, Any], field: str, where: str, value_range: tuple[float, float]) -> None:
+    for key in ("n", "mean", "median", "ci95"):
+        if key not in stats:
+            raise _fail(where, f"{field}.{key}", "is missing")
+    if not _count(stats["n"]) or stats["n"] < 1:
+        raise _fail(where, f"{field}.n", f"must be a positive number of images, found {stats['n']!r}")
+    interval = stats["ci95"]
+    if not isinstance(interval, list) or len(interval) != 2:
+        raise _fail(where, f"{field}.ci95", "must be a [low, high] pair")
+    low_bound, high_bound = value_range
+    values = {"mean": stats["mean"], "median": stats["median"], "ci95": interval}
+    if "std" in stats:
+        values["std"] = stats["std"]
+    for key, value in values.items():
+        for number in value if key == "ci95" else [value]:
+            if not is_number(number):
+                raise _fail(where, f"{field}.{key}", f"must be a finite number, found {number!r}")
+            if key == "std":
+                if number < 0:
+                    raise _fail(where, f"{field}.std", f"must be ≥ 0, found {number!r}")
+            elif not low_bound <= number <= high_bound:
+                raise _fail(
+                    where,
+                    f"{field}.{key}",
+                    f"must lie in [{low_bound:g}, {high_bound:g}] (the metric's range), found {number!r}",
+                )
+    low, high = interval
+    slack = 1e-9 * max(abs(low), abs(high)) + 1e-15
+    if not low <= high:
+        raise _fail(where, f"{field}.ci95", f"must be ordered [low, high], found {interval!r}")
+    if not low - slack <= stats["mean"] <= high + slack:
+        raise _fail(
+            where, f"{field}.mean", f"must lie inside its own 95% interval {interval!r}, found {stats['mean']!r}"
+        )
 
 
 def format_table(summary: dict[str, Any]) -> str:
     """A plain-text table of a summary in display units (what papers print), with the notation
     sentence under it."""
     lines = []
-    changed = {k: v for k, v in summary.get("conventions", {}).items() if v != getattr(REFERENCE, k, v)}
+    reference = {**vars(REFERENCE), **vars(TEMPORAL_REFERENCE)}
+    changed = {k: v for k, v in summary.get("conventions", {}).items() if v != reference.get(k, v)}
     if changed:
         lines.append("NOT the reference definitions: " + ", ".join(f"{k}={v}" for k, v in changed.items()))
     for region, by_metric in summary["scores"].items():
-        lines.append(f"region: {region} ({summary['regions'][region]}), n = {next(iter(by_metric.values()))['n']}")
+        count = next(iter(by_metric.values()))["n"]
+        unit = " clips" if summary.get("options", {}).get("unit") == "clip" else ""
+        lines.append(f"region: {region} ({summary['regions'][region]}), n = {count}{unit}")
         lines.append(f"  {'metric':<24} {'mean':>12} {'median':>12}   95% CI of the mean")
         for name, stats in by_metric.items():
             scale = summary["metrics"][name]["display_scale"]
-            label = METRICS[name].header if name in METRICS else units.header(name, scale)
+            known = name in METRICS or name in TEMPORAL_METRICS
+            label = _spec(name).header if known else units.header(name, scale)
             low, high = (value * scale for value in stats["ci95"])
             lines.append(
                 f"  {label:<24} {stats['mean'] * scale:>12.4f} {stats['median'] * scale:>12.4f}"

@@ -3,13 +3,17 @@
 Deep Image Matting's evaluation counts some errors only in the trimap's unknown band (value 128).
 Shen 2016 and AISegment ship no trimaps, so vbbench derives them from the ground truth with one
 documented rule (:func:`make_trimap`), the same for the embedded sample and every variant.
+Trimaps read back for scoring go through :func:`unknown_band`, which refuses values it cannot
+place rather than reading them as known pixels.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["TRIMAP_RADIUS_PX", "UNKNOWN", "make_trimap"]
+from vbbench.errors import MatteError
+
+__all__ = ["TRIMAP_RADIUS_PX", "UNKNOWN", "make_trimap", "unknown_band"]
 
 #: Half-width of the unknown band, in pixels of the source image.
 TRIMAP_RADIUS_PX = 10
@@ -64,3 +68,76 @@ def make_trimap(alpha: np.ndarray, radius: int = TRIMAP_RADIUS_PX) -> np.ndarray
     trimap[foreground.astype(bool)] = 255
     trimap[background.astype(bool)] = 0
     return trimap
+
+
+def unknown_band(trimap: np.ndarray, where: str = "the trimap", unknown: int = UNKNOWN) -> np.ndarray:
+    """The unknown band of an 8-bit trimap as a boolean mask, refusing values it cannot place.
+
+    A trimap holds 0 (known background), ``unknown`` (default 128) and 255 (known foreground).
+    Any other value is an error that lists the values found and how often: a tool that marks
+    the band with 127 or 50 would otherwise have its band read as known pixels (and the band's
+    scores computed over a few stray pixels). ``unknown`` is the CLI's ``--trimap-unknown``.
+
+    Parameters
+    ----------
+    trimap : numpy.ndarray
+        uint8 array (H, W).
+    where : str
+        What to name in errors (the file).
+    unknown : int
+        The value of the unknown band, 1 … 254.
+
+    Returns
+    -------
+    numpy.ndarray
+        bool (H, W), True in the unknown band.
+
+    Raises
+    ------
+    MatteError
+        Not 8-bit, other values than 0 / ``unknown`` / 255, or no unknown pixel.
+
+    Examples
+    --------
+    >>> unknown_band(np.array([[0, 128, 255]], np.uint8)).tolist()
+    [[False, True, False]]
+    >>> unknown_band(np.array([[0, 127, 127, 255]], np.uint8), "t.png")
+    Traceback (most recent call last):
+    ...
+    vbbench.errors.MatteError: t.png: 2 of 4 pixels hold values other than 0 (background), 128 (unknown) and 255 (foreground): 127 ×2 (and 0 ×1, 255 ×1); if your trimaps mark the unknown band with 127, pass --trimap-unknown 127
+    >>> unknown_band(np.array([[0, 127, 255]], np.uint8), unknown=127).tolist()
+    [[False, True, False]]
+    """
+    trimap = np.asarray(trimap)
+    if trimap.dtype != np.uint8 or trimap.ndim != 2:
+        raise MatteError(f"{where}: a trimap must be one 8-bit channel (0 / {unknown} / 255), found {trimap.dtype}")
+    if not 0 < unknown < 255:
+        raise MatteError(f"the trimap's unknown value must lie in 1 … 254, got {unknown}")
+    counts = np.bincount(trimap.ravel(), minlength=256)
+    allowed = (0, unknown, 255)
+    others = [(int(value), int(counts[value])) for value in np.flatnonzero(counts) if value not in allowed]
+    if others:
+        others.sort(key=lambda item: (-item[1], item[0]))
+        shown = ", ".join(f"{value} ×{count}" for value, count in others[:8])
+        if len(others) > 8:
+            shown += f", … {len(others) - 8} more values"
+        known = ", ".join(f"{value} ×{counts[value]}" for value in allowed if counts[value])
+        if len(others) == 1:
+            advice = f"if your trimaps mark the unknown band with {others[0][0]}, pass --trimap-unknown {others[0][0]}"
+        else:
+            advice = (
+                "a trimap holds three values (if yours marks the unknown band with another one, pass "
+                "--trimap-unknown VALUE); this looks like a soft matte or a resized trimap"
+            )
+        raise MatteError(
+            f"{where}: {sum(count for _, count in others)} of {trimap.size} pixels hold values other than 0 "
+            f"(background), {unknown} (unknown) and 255 (foreground): {shown}"
+            + (f" (and {known})" if known else "")
+            + f"; {advice}"
+        )
+    band = trimap == unknown
+    if not counts[unknown]:
+        raise MatteError(
+            f"{where}: the trimap has no unknown pixels (value {unknown}), so the unknown-band means are undefined"
+        )
+    return band

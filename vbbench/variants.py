@@ -3,7 +3,8 @@
 Every variant is one :class:`VariantSpec` in :data:`VARIANTS`: its name, what it shows, its exact
 geometry and the function that applies it. Each transforms image and matte with the same
 geometry and writes them with a manifest (``id, source_id, split, group, transform, params,
-width, height``; ``params`` is JSON) into the prepared dataset's variant folder
+width, height`` and the SHA-256 of each written file, which ``vbbench verify`` checks; ``params``
+is JSON) into the prepared dataset's variant folder
 (:meth:`vbbench.prepared.PreparedDataset.variant`), so any prediction maps back to its source.
 Every variant also carries a trimap, derived from *its own* ground truth by the one rule
 (:func:`vbbench.trimaps.make_trimap`: the unknown band is every pixel with 0 < α < 1, and the
@@ -12,13 +13,20 @@ the source's trimap, keeps the rule true of the image that is scored: a rotation
 new soft pixels (the rotated frame's edge, the area-averaged hair), and they belong to the band.
 
 Adding a variant is one entry in :data:`VARIANTS` (see ``docs/architecture.md``).
+
+Besides the geometric variants, the table holds the webcam degradations (:mod:`vbbench.degradations`:
+low light, sensor noise, motion blur, JPEG, H.264, backlight; one entry each) and the ``clips``
+family (:mod:`vbbench.clips`), whose entry makes a folder of call-like frames per item instead of
+one image; clips are made on request (``vbbench prepare NAME --variants clips``).
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import importlib.util
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +35,7 @@ import cv2
 import numpy as np
 
 from vbbench.errors import VariantError
-from vbbench.io import atomic_write_text, csv_text, read_csv, read_image, read_matte, write_png
+from vbbench.io import atomic_write_bytes, atomic_write_text, csv_text, encode_png, read_csv, read_image, read_matte
 from vbbench.parallel import process_map
 from vbbench.prepared import Pair, PreparedDataset, VariantFiles
 from vbbench.registry import Registry
@@ -48,6 +56,8 @@ __all__ = [
     "call16x9_crop",
     "make_variants",
     "variant_is_complete",
+    "default_variants",
+    "EXTRA_MODULES",
 ]
 
 #: Output size of ``call16x9`` (width, height) in pixels.
@@ -57,7 +67,11 @@ CALL_HEADROOM = 0.10
 #: Matte level (fraction of full scale) that marks the subject's top row in ``call16x9``.
 SUBJECT_LEVEL = 0.10
 ROT30_DEGREES = 30.0
-MANIFEST_FIELDS = ["id", "source_id", "split", "group", "transform", "params", "width", "height"]
+#: The manifest is also the variant's lock: ``vbbench verify`` re-hashes each file against its SHA-256.
+MANIFEST_FIELDS = [
+    "id", "source_id", "split", "group", "transform", "params", "width", "height",
+    "image_sha256", "alpha_sha256", "trimap_sha256",
+]  # fmt: skip
 _PNG_COMPRESSION = 1  # fast; the files are re-creatable
 
 Transform = Callable[[np.ndarray, np.ndarray, str], tuple[np.ndarray, np.ndarray, dict]]
@@ -79,6 +93,14 @@ class VariantSpec:
         ``(image, alpha, item_id) → (image, alpha, params)``.
     landscape : bool
         Frames are 16:9, so models see them at their 16:9 input (256×144 for the reference).
+    clips : bool
+        A family of clips (:mod:`vbbench.clips`): each item becomes a folder of frames
+        (``images/<clip>/<frame>.png``), made by :func:`vbbench.clips.make_clip_variant`, not ``apply``.
+    on_request : bool
+        Made only when asked for (``vbbench prepare NAME --variants V``), not by default.
+    extra : str or None
+        The pip extra ``apply`` needs (:data:`EXTRA_MODULES`); without it, ``prepare`` leaves the
+        variant out of its default set with a warning.
     """
 
     name: str
@@ -86,6 +108,9 @@ class VariantSpec:
     geometry: str
     apply: Transform
     landscape: bool = False
+    clips: bool = False
+    on_request: bool = False
+    extra: str | None = None
 
 
 # ---- geometry ------------------------------------------------------------------------------
@@ -172,6 +197,28 @@ def _call16x9(image, alpha, item_id):
     return image_out, alpha_out, params
 
 
+def _degradation_variants() -> list[VariantSpec]:
+    from vbbench.degradations import DEGRADATIONS, variant_transform
+
+    return [
+        VariantSpec(
+            spec.name,
+            spec.title,
+            spec.description + ("; matte untouched" if spec.photometric else ""),
+            variant_transform(spec.name),
+            extra=spec.extra,
+        )
+        for spec in DEGRADATIONS.values()
+    ]
+
+
+def _clip_family(image, alpha, item_id):
+    raise VariantError("clips is a family of clips, made by vbbench.clips.make_clip_variant, not one image per item")
+
+
+#: Module each extra provides, to tell whether a variant's extra is installed.
+EXTRA_MODULES = {"video": "av", "clips": "pymatting"}
+
 VARIANTS: Registry[VariantSpec] = Registry(
     "variant",
     [
@@ -205,9 +252,44 @@ VARIANTS: Registry[VariantSpec] = Registry(
             _call16x9,
             landscape=True,
         ),
+        *_degradation_variants(),
+        VariantSpec(
+            "clips",
+            "a call is a video",
+            "one clip per item, 30 frames at 30 fps in the call16x9 frame (640×360): camera shake, slow zoom or "
+            "pan, the person swaying, leaning and turning against the background, lighting drift, sensor noise; "
+            "the last third held still; exact matte per frame; made on request (--variants clips)",
+            _clip_family,
+            landscape=True,
+            clips=True,
+            on_request=True,
+        ),
     ],
     error=VariantError,
 )
+
+
+def default_variants() -> tuple[str, ...]:
+    """The variants ``prepare`` makes when none are named: every one not made on request whose extra
+    is installed (a warning names each left out and the extra it needs).
+
+    Examples
+    --------
+    >>> "original" in default_variants() and "clips" not in default_variants()
+    True
+    """
+    names = []
+    for spec in VARIANTS.values():
+        if spec.on_request:
+            continue
+        if spec.extra is not None and importlib.util.find_spec(EXTRA_MODULES[spec.extra]) is None:
+            warnings.warn(
+                f"variant {spec.name} is not made: it needs the '{spec.extra}' extra (pip install 'vbbench[{spec.extra}]')",
+                stacklevel=2,
+            )
+            continue
+        names.append(spec.name)
+    return tuple(names)
 
 
 def transform(
@@ -240,6 +322,9 @@ def transform(
     >>> rotated.tolist(), params
     ([[6, 4, 2, 0], [7, 5, 3, 1]], {'k': -1})
     """
+    spec = VARIANTS[variant]
+    if spec.extra is not None and importlib.util.find_spec(EXTRA_MODULES[spec.extra]) is None:
+        raise VariantError(f"variant {variant} needs the '{spec.extra}' extra: pip install 'vbbench[{spec.extra}]'")
     image_out, alpha_out, params = VARIANTS[variant].apply(image, alpha, item_id)
     return image_out, alpha_out, make_trimap(alpha_out), params
 
@@ -252,12 +337,13 @@ def prepared_files(prepared: PreparedDataset, variant: str) -> VariantFiles:
     VariantError
         For an unknown variant (did-you-mean) or one not prepared (with the command to run).
     """
-    VARIANTS[variant]
+    spec = VARIANTS[variant]
     files = prepared.variant(variant)
     if not files.manifest.is_file():
+        named = f" --variants {variant}" if spec.on_request or spec.extra else ""
         raise VariantError(
             f"variant '{variant}' of '{prepared.name}' is not prepared in {prepared.data_dir} ({files.manifest} is "
-            f"missing): run `vbbench prepare {prepared.name} --data-dir {prepared.data_dir}`"
+            f"missing): run `vbbench prepare {prepared.name} --data-dir {prepared.data_dir}{named}`"
         )
     return files
 
@@ -273,8 +359,13 @@ def _make_item(task: tuple[str, Pair, tuple[str, ...], dict[str, tuple[str, ...]
     rows = []
     for variant in variants:
         image_out, alpha_out, trimap_out, params = transform(image, alpha, variant, pair.id)
-        for path, array in zip(targets[variant], (image_out, alpha_out, trimap_out)):
-            write_png(path, array, _PNG_COMPRESSION)
+        digests = {}
+        for kind, path, array in zip(
+            ("image", "alpha", "trimap"), targets[variant], (image_out, alpha_out, trimap_out)
+        ):
+            data = encode_png(array, _PNG_COMPRESSION)
+            atomic_write_bytes(path, data)
+            digests[f"{kind}_sha256"] = hashlib.sha256(data).hexdigest()
         rows.append(
             {
                 "variant": variant,
@@ -286,17 +377,26 @@ def _make_item(task: tuple[str, Pair, tuple[str, ...], dict[str, tuple[str, ...]
                 "params": json.dumps(params, sort_keys=True),
                 "width": alpha_out.shape[1],
                 "height": alpha_out.shape[0],
+                **digests,
             }
         )
     return rows
 
 
 def variant_is_complete(prepared: PreparedDataset, variant: str, test_ids: list[str]) -> bool:
-    """The variant's manifest lists exactly ``test_ids`` and each item's files exist."""
+    """The variant's manifest lists exactly ``test_ids`` and each item's files exist (for clips:
+    one complete clip per test id, :func:`vbbench.clips.clips_complete`)."""
+    if VARIANTS[variant].clips:
+        from vbbench.clips import clips_complete
+
+        return clips_complete(prepared, variant, test_ids)
     files = prepared.variant(variant)
     if not files.manifest.is_file():
         return False
-    if sorted(row["id"] for row in read_csv(files.manifest)) != sorted(test_ids):
+    rows = read_csv(files.manifest)
+    if rows and "alpha_sha256" not in rows[0]:  # made before manifests recorded their files' digests
+        return False
+    if sorted(row["id"] for row in rows) != sorted(test_ids):
         return False
     return all(path.is_file() for item in test_ids for path in files.files_of(item))
 
@@ -309,23 +409,39 @@ def make_variants(
     *,
     workers: int = 1,
     progress: bool = True,
+    clip_spec=None,
 ) -> dict[str, Path]:
-    """Write the requested variants (default all of :data:`VARIANTS`) of ``test_pairs``.
+    """Write the requested variants (default :func:`default_variants`) of ``test_pairs``.
 
     Variants already complete (:func:`variant_is_complete`) are skipped. Each item is read once
     and written in every missing variant, on the process pool. Progress is journalled in each
     variant's ``manifest.partial.csv`` so an interrupted run only redoes the items it had not
     finished; ``manifest.csv`` is written last.
 
+    Clip families (``clips``) are made by :func:`vbbench.clips.make_clip_variant` with
+    ``clip_spec`` (a :class:`vbbench.clips.ClipSpec`; default the spec of the clips already made,
+    else ``ClipSpec()``).
+
     Returns
     -------
     dict of str to Path
         Variant → manifest path.
     """
-    variants = tuple(VARIANTS.check(variants if variants is not None else VARIANTS.names()))
+    variants = tuple(VARIANTS.check(variants if variants is not None else default_variants()))
+    manifests = {v: prepared.variant(v).manifest for v in variants}
+    for variant in variants:
+        if VARIANTS[variant].clips:
+            from vbbench.clips import make_clip_variant
+
+            make_clip_variant(
+                prepared, root, test_pairs, variant, clip_spec, workers=workers, progress=progress
+            )  # fmt: skip
+        elif (extra := VARIANTS[variant].extra) is not None:
+            if importlib.util.find_spec(EXTRA_MODULES[extra]) is None:
+                raise VariantError(f"variant {variant} needs the '{extra}' extra: pip install 'vbbench[{extra}]'")
+    variants = tuple(v for v in variants if not VARIANTS[v].clips)
     test_ids = [pair.id for pair in test_pairs]
     todo = tuple(v for v in variants if not variant_is_complete(prepared, v, test_ids))
-    manifests = {v: prepared.variant(v).manifest for v in variants}
     if not todo:
         return manifests
     files = {v: prepared.variant(v) for v in todo}

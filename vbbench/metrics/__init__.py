@@ -6,7 +6,11 @@ Every function takes a predicted matte ``pred`` and a ground-truth matte ``gt`` 
 default). Inputs may be
 
 * ``uint8`` codes ``v`` (alpha = v / 255), ``uint16`` codes (alpha = v / 65535), or
-* floating-point alpha in [0, 1] (not clamped), or ``bool`` masks.
+* floating-point alpha in [0, 1] (not clamped; floats outside it are refused, so ``0 … 255``
+  floats are never read as alpha), or ``bool`` masks,
+
+of shape (H, W), (H, W, 1), three equal channels or with the matte in a last alpha channel — the
+same rule as for files (:func:`~vbbench.metrics.alpha.matte_plane`).
 
 Integer inputs are compared against the Conn thresholds in exact integer arithmetic. Float inputs
 are compared with a 1e-9 tolerance, which cannot misclassify any 8- or 16-bit code (their distance
@@ -23,7 +27,10 @@ region reductions), :mod:`~vbbench.metrics.conventions`, :mod:`~vbbench.metrics.
 each metric's arithmetic is explained) and :mod:`~vbbench.metrics.spec` (the declarations); the
 compiled loops are in ``_kernels`` and ``_conn_kernels`` (numba, imported at the first metric;
 ``_jit`` says how they are compiled and cached, :mod:`~vbbench.metrics.warm` compiles them ahead).
-This module is the public face.
+The clip metrics (dtSSD, MESSDdt, flicker) are :mod:`~vbbench.metrics.temporal` (functions),
+:mod:`~vbbench.metrics.motion` (reading a frame along a motion field) and
+:mod:`~vbbench.metrics.temporal_spec` (their declarations, :data:`TEMPORAL_METRICS`, and the
+streaming :class:`TemporalAccumulator`). This module is the public face.
 
 Reference definitions: ``docs/metrics.md``; the Deep
 Image Matting evaluation code (Xu et al. 2017, MATLAB ``compute_*_loss.m``, ``gaussgradient.m``),
@@ -36,18 +43,32 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from vbbench.metrics.alpha import FLOAT_THRESHOLD_TOLERANCE, EmptyRegionError, check_pair, threshold_levels, to_alpha
+from vbbench.metrics.alpha import (
+    FLOAT_RANGE_TOLERANCE,
+    FLOAT_THRESHOLD_TOLERANCE,
+    MATTE_CHANNELS,
+    EmptyRegionError,
+    check_pair,
+    matte_plane,
+    threshold_levels,
+    to_alpha,
+)
 from vbbench.metrics.conn import conn_lower_levels
-from vbbench.metrics.conventions import REFERENCE, Conventions
+from vbbench.metrics.conventions import REFERENCE, TEMPORAL_REFERENCE, Conventions, TemporalConventions
 from vbbench.metrics.filters import SOBEL_KERNEL, dim_gradient_kernels, sobel_gradient
 from vbbench.metrics.maps import PairMaps
 from vbbench.metrics.spec import METRICS, MetricSpec
+from vbbench.metrics.temporal import dtssd, flicker, messddt
+from vbbench.metrics.temporal_spec import TEMPORAL_METRICS, TemporalAccumulator, TemporalMetricSpec
 
 __all__ = [
     "METRICS",
     "MetricSpec",
     "EmptyRegionError",
     "FLOAT_THRESHOLD_TOLERANCE",
+    "FLOAT_RANGE_TOLERANCE",
+    "MATTE_CHANNELS",
+    "matte_plane",
     "to_alpha",
     "threshold_levels",
     "mad",
@@ -66,10 +87,19 @@ __all__ = [
     "sobel_gradient",
     "SOBEL_KERNEL",
     "conn_lower_levels",
+    "TEMPORAL_METRICS",
+    "TemporalMetricSpec",
+    "TemporalAccumulator",
+    "TemporalConventions",
+    "TEMPORAL_REFERENCE",
+    "dtssd",
+    "messddt",
+    "flicker",
 ]
 
 
 def _metric(name: str, pred, gt, region, conventions: Conventions | None = None) -> float:
+    pred, gt = matte_plane(pred, where="pred"), matte_plane(gt, where="gt")
     check_pair(pred, gt, region)
     spec = METRICS[name]
     return spec.compute(PairMaps(pred, gt, conventions or REFERENCE, maps=[spec.per_pixel.__name__]), region)
@@ -109,6 +139,7 @@ def evaluate(
     regions = {"whole": None} if regions is None else regions
     names = list(METRICS) if metrics is None else list(metrics)
     METRICS.check(names)
+    pred, gt = matte_plane(pred, where="pred"), matte_plane(gt, where="gt")
     for region in regions.values():
         check_pair(pred, gt, region)
     # Announcing the maps lets the fused Sobel pass write only the one asked for.

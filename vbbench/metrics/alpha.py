@@ -1,11 +1,19 @@
 """Input conversion and region reductions shared by every metric.
 
 Mattes may be ``uint8`` codes ``v`` (alpha = v / 255), ``uint16`` codes (alpha = v / 65535),
-floating-point alpha in [0, 1] (not clamped) or ``bool`` masks. Integer inputs are compared
+floating-point alpha in [0, 1] or ``bool`` masks. Integer inputs are compared
 against the Conn thresholds in exact integer arithmetic; float inputs with
 :data:`FLOAT_THRESHOLD_TOLERANCE`, which cannot misclassify any 8- or 16-bit code (their distance
 from a threshold k/10 is 0 or at least 1/655350) but lets ``v / 255`` computed in floating point
 behave exactly like the integer ``v``.
+
+Which plane of an array is the matte is decided in one place, :func:`matte_plane`, for arrays and
+files alike (:func:`vbbench.io.read_matte` calls it): ``(H, W)``, ``(H, W, 1)``, three equal
+channels (grey saved as colour, a common tool output) and a last alpha channel are accepted; a
+fully opaque alpha over colour channels that hold something else is refused, because the matte is
+then in the colour channels (as several tools save it) and reading the alpha would score an
+all-foreground matte. Floats must lie in [0, 1] (:data:`FLOAT_RANGE_TOLERANCE`): ``0 … 255`` floats
+are refused instead of being read as alpha 255 times too large.
 """
 
 from __future__ import annotations
@@ -17,6 +25,9 @@ from vbbench.errors import MatteError
 
 __all__ = [
     "FLOAT_THRESHOLD_TOLERANCE",
+    "FLOAT_RANGE_TOLERANCE",
+    "MATTE_CHANNELS",
+    "matte_plane",
     "EmptyRegionError",
     "to_alpha",
     "threshold_levels",
@@ -33,31 +44,187 @@ __all__ = [
 #: Tolerance used when float alpha is compared with a Conn threshold k/10 (see module docstring).
 FLOAT_THRESHOLD_TOLERANCE = 1e-9
 
+#: How far float alpha may stray outside [0, 1] and still be taken as is (not clamped): float32
+#: model outputs and bilinear resizes overshoot by an ulp or so; 0–255 floats overshoot by 254.
+FLOAT_RANGE_TOLERANCE = 1e-6
+
+#: How :func:`matte_plane` may be told which plane is the matte (the CLI's ``--matte-channel``).
+MATTE_CHANNELS = ("auto", "alpha", "gray")
+
 
 class EmptyRegionError(MatteError):
     """A mean over the region was asked for, but the region holds no pixel."""
 
 
-def to_alpha(matte: np.ndarray) -> np.ndarray:
+def _full_scale(dtype: np.dtype) -> float | None:
+    """The value of an opaque pixel in a matte of this dtype (None: not a matte dtype)."""
+    if dtype == np.uint8:
+        return 255
+    if dtype == np.uint16:
+        return 65535
+    if dtype == np.bool_:
+        return True
+    if np.issubdtype(dtype, np.floating):
+        return 1.0
+    return None
+
+
+def _equal_channels(colour: np.ndarray) -> np.ndarray | None:
+    """The first channel if every channel of ``colour`` (H, W, C) equals it, else None."""
+    first = colour[:, :, 0]
+    for index in range(1, colour.shape[2]):
+        if not np.array_equal(colour[:, :, index], first):
+            return None
+    return first
+
+
+def matte_plane(
+    matte: np.ndarray, channel: str = "auto", where: str = "the matte", option: str | None = "--matte-channel"
+) -> np.ndarray:
+    """The 2-D matte held by an array of shape (H, W), (H, W, 1), (H, W, 2/3/4).
+
+    The one rule for files and arrays (``vbbench.io.read_matte`` applies it to decoded files):
+
+    * (H, W) and (H, W, 1): the matte itself.
+    * three channels (H, W, 3): grey saved as colour if all three are equal; else refused (a
+      colour image is no matte).
+    * grey+alpha (H, W, 2) and colour+alpha (H, W, 4, alpha last; BGRA or RGBA alike): the alpha
+      channel, *unless* the alpha is fully opaque while the colour channels are not all opaque:
+      then the matte is most likely in the colour channels (as several tools save it) and reading
+      the alpha would score an all-foreground matte, so it is refused and the message says how to
+      choose.
+
+    ``channel="alpha"`` takes the last channel of a 2- or 4-channel array whatever it holds;
+    ``channel="gray"`` takes the colour channels, which must be equal.
+
+    Parameters
+    ----------
+    matte : numpy.ndarray
+        The array.
+    channel : {"auto", "alpha", "gray"}
+        Which plane is the matte (see above).
+    where : str
+        What to name in errors (a file's path).
+    option : str or None
+        The command-line option that chooses the channel, named in the fix; None where there is
+        none (ground truth: the fix is to re-save the file).
+
+    Returns
+    -------
+    numpy.ndarray
+        2-D array of the input's dtype (a view when possible).
+
+    Raises
+    ------
+    MatteError
+        An unusable shape, differing colour channels, or an opaque alpha over other colour.
+
+    Examples
+    --------
+    >>> grey = np.array([[0, 128]], np.uint8)
+    >>> matte_plane(np.dstack([grey] * 3)).tolist()
+    [[0, 128]]
+    >>> opaque = np.dstack([grey, np.full_like(grey, 255)])
+    >>> matte_plane(opaque)
+    Traceback (most recent call last):
+    ...
+    vbbench.errors.MatteError: the matte: the alpha channel is fully opaque (255 everywhere) while the colour channels are not; the matte is probably in the colour channels, as several tools save it: pass --matte-channel gray (channel='gray' in Python) to read them, or --matte-channel alpha to score the opaque alpha as an all-foreground matte
+    >>> matte_plane(opaque, "gray").tolist()
+    [[0, 128]]
+    """
+    if channel not in MATTE_CHANNELS:
+        raise MatteError(f"matte channel {channel!r} is not one of {', '.join(MATTE_CHANNELS)}")
+    matte = np.asarray(matte)
+    if matte.ndim == 2 or (matte.ndim == 3 and matte.shape[2] == 1):
+        plane = matte if matte.ndim == 2 else matte[:, :, 0]
+        if channel == "alpha":
+            raise MatteError(f"{where}: a single-channel matte has no alpha channel; do not ask for the alpha channel")
+        return plane
+    if matte.ndim != 3 or matte.shape[2] not in (2, 3, 4):
+        raise MatteError(
+            f"{where}: a matte must be an array (H, W), (H, W, 1), (H, W, 3) with three equal channels or "
+            f"(H, W, 2/4) with the matte in the last (alpha) channel; got shape {matte.shape}"
+        )
+    channels = matte.shape[2]
+    has_alpha = channels in (2, 4)
+    colour = matte[:, :, : channels - 1] if has_alpha else matte
+    if channel == "alpha":
+        if not has_alpha:
+            raise MatteError(f"{where}: {channels} channels and no alpha channel; do not ask for the alpha channel")
+        return np.ascontiguousarray(matte[:, :, -1])
+    grey = _equal_channels(colour)
+    if channel == "gray" or not has_alpha:
+        if grey is None:
+            raise MatteError(
+                f"{where}: {colour.shape[2]} colour channels with different values; a matte must be single-channel "
+                "grayscale, three equal channels, or RGBA with the matte in the alpha channel (convert colour "
+                "images to grayscale first)"
+            )
+        return np.ascontiguousarray(grey)
+    alpha = matte[:, :, -1]
+    full = _full_scale(matte.dtype)
+    if full is not None and alpha.size and bool(np.all(alpha == full)) and not bool(np.all(colour == full)):
+        shown = "True" if matte.dtype == np.bool_ else repr(full)
+        if option is not None:
+            fix = (
+                f"pass {option} gray (channel='gray' in Python) to read them, or {option} alpha to score the "
+                "opaque alpha as an all-foreground matte"
+            )
+        else:
+            fix = "re-save it as a single-channel grayscale PNG"
+        raise MatteError(
+            f"{where}: the alpha channel is fully opaque ({shown} everywhere) while the colour channels are not; "
+            f"the matte is probably in the colour channels, as several tools save it: {fix}"
+        )
+    return np.ascontiguousarray(alpha)
+
+
+def to_alpha(matte: np.ndarray, *, float_scale: float = 1.0, where: str | None = None) -> np.ndarray:
     """Convert a matte to float64 alpha.
 
     Parameters
     ----------
     matte : numpy.ndarray
-        2-D array: ``uint8`` (alpha = v / 255), ``uint16`` (alpha = v / 65535), ``bool``
-        (0 or 1) or floating point (taken as alpha, not clamped).
+        A matte array as :func:`matte_plane` accepts it: ``uint8`` (alpha = v / 255),
+        ``uint16`` (alpha = v / 65535), ``bool`` (0 or 1) or floating point (alpha = v /
+        ``float_scale``, which must lie in [0, 1] within :data:`FLOAT_RANGE_TOLERANCE`; not
+        clamped).
+    float_scale : float
+        What a float input counts in: 1 (alpha, the default) or e.g. 255 for floats holding 8-bit
+        codes. Integer inputs ignore it (their dtype says their scale).
+    where : str, optional
+        What to name in errors (``"pred"``, a file's path).
 
     Returns
     -------
     numpy.ndarray
-        float64 array of the same shape.
+        float64 array (H, W).
+
+    Raises
+    ------
+    MatteError
+        Floats outside [0, 1], NaN or infinite values, an unusable shape or dtype.
 
     Examples
     --------
     >>> to_alpha(np.array([[0, 51, 255]], dtype=np.uint8))
     array([[0. , 0.2, 1. ]])
+    >>> to_alpha(np.array([[0.0, 51.0, 255.0]]))
+    Traceback (most recent call last):
+    ...
+    vbbench.errors.MatteError: float alpha must lie in [0, 1], but this matte spans [0, 255]; it looks like 8-bit codes: pass the uint8 array, or to_alpha(x, float_scale=255)
+    >>> to_alpha(np.array([[0.0, 51.0, 255.0]]), float_scale=255)
+    array([[0. , 0.2, 1. ]])
     """
-    return alpha_values(checked_matte(matte))
+    if float_scale != 1.0:
+        plane = matte_plane(matte, where=where or "the matte")
+        if np.issubdtype(plane.dtype, np.floating):
+            if not (float_scale > 0 and np.isfinite(float_scale)):
+                named = f"{where}: " if where else ""
+                raise MatteError(f"{named}float_scale must be a positive number, got {float_scale!r}")
+            # The range is checked on the scaled values, so 0 … 255 floats with float_scale=255 pass.
+            return checked_matte(plane.astype(np.float64) / float_scale, where=where, scaled=True)
+    return alpha_values(checked_matte(matte, where=where))
 
 
 def alpha_values(matte: np.ndarray) -> np.ndarray:
@@ -76,24 +243,63 @@ def alpha_values(matte: np.ndarray) -> np.ndarray:
 CODE_MAX = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535, np.dtype(np.bool_): 1}
 
 
-def checked_matte(matte) -> np.ndarray:
+def checked_matte(matte, where: str | None = None, *, scaled: bool = False) -> np.ndarray:
     """The checks of :func:`to_alpha` without the conversion: integer codes stay codes.
+
+    The plane is chosen by :func:`matte_plane`; integer types must be uint8, uint16 or bool;
+    floats must be finite and lie in [0, 1] within :data:`FLOAT_RANGE_TOLERANCE`.
+
+    Parameters
+    ----------
+    matte : array_like
+        The matte.
+    where : str, optional
+        What to name in errors (``"pred"``, a file's path).
+    scaled : bool
+        The floats were already divided by a ``float_scale`` (the hints then do not suggest one).
+
+    Returns
+    -------
+    numpy.ndarray
+        The 2-D matte, of the input's dtype.
+
+    Raises
+    ------
+    MatteError
+        An unusable shape or dtype, NaN or infinite values, floats outside [0, 1].
 
     Examples
     --------
     >>> checked_matte(np.zeros((2, 2), np.uint8)).dtype
     dtype('uint8')
     """
-    matte = np.asarray(matte)
-    if matte.ndim != 2:
-        raise ValueError(f"a matte must be a 2-D array (H, W), got shape {matte.shape}")
+    named = f"{where}: " if where else ""
+    matte = matte_plane(matte, where=where or "the matte")
     if matte.dtype in CODE_MAX:
         return matte
-    if np.issubdtype(matte.dtype, np.floating):
-        if not np.all(np.isfinite(matte)):
-            raise ValueError("the matte holds NaN or infinite values")
+    if not np.issubdtype(matte.dtype, np.floating):
+        raise MatteError(
+            f"{named}unsupported matte dtype {matte.dtype}: use uint8, uint16, bool or float alpha in [0, 1]"
+            + (
+                " (integer codes 0–255 as uint8: x.astype(numpy.uint8))"
+                if np.issubdtype(matte.dtype, np.integer)
+                else ""
+            )
+        )
+    if matte.size == 0:
         return matte
-    raise TypeError(f"unsupported matte dtype {matte.dtype}: use uint8, uint16, bool or float alpha in [0, 1]")
+    low, high = float(matte.min()), float(matte.max())
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise MatteError(f"{named}the matte holds NaN or infinite values")
+    if low < -FLOAT_RANGE_TOLERANCE or high > 1.0 + FLOAT_RANGE_TOLERANCE:
+        if low >= 0 and high <= 255 and not scaled:
+            hint = "it looks like 8-bit codes: pass the uint8 array, or to_alpha(x, float_scale=255)"
+        elif low >= 0 and high <= 65535 and not scaled:
+            hint = "it looks like 16-bit codes: pass the uint16 array, or to_alpha(x, float_scale=65535)"
+        else:
+            hint = "clip it first (numpy.clip(x, 0, 1)) if the overshoot is the model's own"
+        raise MatteError(f"{named}float alpha must lie in [0, 1], but this matte spans [{low:g}, {high:g}]; {hint}")
+    return matte
 
 
 def common_codes(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray, int] | None:
@@ -191,11 +397,12 @@ _FLOAT64_STEPS.setflags(write=False)
 
 
 def check_pair(pred: np.ndarray, gt: np.ndarray, region: np.ndarray | None) -> None:
+    """Check that ``pred`` and ``gt`` (2-D planes, see :func:`matte_plane`) and ``region`` agree."""
     if np.shape(pred) != np.shape(gt):
-        raise ValueError(f"pred and gt differ in shape: {np.shape(pred)} vs {np.shape(gt)}")
+        raise MatteError(f"pred and gt differ in shape: {np.shape(pred)} vs {np.shape(gt)}")
     if region is not None:
         if np.shape(region) != np.shape(gt):
-            raise ValueError(f"region and gt differ in shape: {np.shape(region)} vs {np.shape(gt)}")
+            raise MatteError(f"region and gt differ in shape: {np.shape(region)} vs {np.shape(gt)}")
         if np.asarray(region).dtype != np.bool_:
             raise TypeError("region must be a boolean mask (e.g. trimap == 128)")
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from vbbench.errors import MatteError
 from vbbench.metrics.alpha import (
     EmptyRegionError,
     alpha_values,
@@ -97,9 +98,9 @@ class PairMaps:
         maps: Collection[str] | None = None,
     ):
         self.conventions = conventions
-        pred, gt = checked_matte(pred), checked_matte(gt)
+        pred, gt = checked_matte(pred, where="pred"), checked_matte(gt, where="gt")
         if pred.shape != gt.shape:
-            raise ValueError(f"pred and gt differ in shape: {pred.shape} vs {gt.shape}")
+            raise MatteError(f"pred and gt differ in shape: {pred.shape} vs {gt.shape}")
         codes = common_codes(pred, gt)
         #: The mattes as integer codes of one scale (``code_max``), or as float64 alpha
         #: (``code_max`` None) when either is float.

@@ -7,6 +7,7 @@ Adding a metric is one :class:`MetricSpec` here plus the per-pixel map it reduce
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -51,6 +52,9 @@ class MetricSpec:
         False for every error metric.
     valid_margin_px : int
         Pixels this close to the image border never count (a 'VALID' convolution's border).
+    value_range : tuple of float
+        The values the raw number can take, (low, high); results files are refused outside it
+        (an error metric is never negative; a mean of |p − g| never exceeds 1).
     """
 
     name: str
@@ -65,6 +69,7 @@ class MetricSpec:
     per_pixel: Callable[[PairMaps], np.ndarray]
     higher_is_better: bool = False
     valid_margin_px: int = 0
+    value_range: tuple[float, float] = (0.0, math.inf)
 
     @property
     def unit_symbol(self) -> str:
@@ -107,6 +112,7 @@ METRICS: Registry[MetricSpec] = Registry(
             definition="mean_Ω |p − g|",
             reference="MODNet / P3M / RVM evaluation; the seed's MAD",
             per_pixel=PairMaps.absolute,
+            value_range=(0.0, 1.0),
         ),
         MetricSpec(
             name="mse",
@@ -119,6 +125,7 @@ METRICS: Registry[MetricSpec] = Registry(
             definition="mean_Ω (p − g)²",
             reference=_DIM + " (compute_mse_loss.m)",
             per_pixel=PairMaps.squared,
+            value_range=(0.0, 1.0),
         ),
         MetricSpec(
             name="sad",

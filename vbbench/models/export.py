@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -101,17 +102,22 @@ def export_onnx(model, path: str | Path, width: int, height: int) -> Path:
     folded = fold_batch_norm(model)
     buffer = io.BytesIO()
     example = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0))
-    # The batch axis stays dynamic (predict runs batches); height and width are fixed.
-    torch.onnx.export(
-        folded,
-        (example,),
-        buffer,  # type: ignore[arg-type]  # torch accepts a file-like object; its stub says path
-        opset_version=OPSET,
-        input_names=["image"],
-        output_names=["alpha"],
-        dynamic_axes={"image": {0: "batch"}, "alpha": {0: "batch"}},
-        dynamo=False,
-    )
+    # The batch axis stays dynamic (predict runs batches); height and width are fixed. The
+    # exporter's deprecation and tracer warnings are about itself, not this model (the U-Net's
+    # only Python branch is its input-size check), and the file is checked against PyTorch below:
+    # they would only clutter the first `predict` or `composite` that makes the export.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            folded,
+            (example,),
+            buffer,  # type: ignore[arg-type]  # torch accepts a file-like object; its stub says path
+            opset_version=OPSET,
+            input_names=["image"],
+            output_names=["alpha"],
+            dynamic_axes={"image": {0: "batch"}, "alpha": {0: "batch"}},
+            dynamo=False,
+        )
     path = Path(path)
     atomic_write_bytes(path, buffer.getvalue())
     difference = max_abs_difference(model, path, width, height)
@@ -167,7 +173,8 @@ def export_weights(to: str, out: str | Path, width: int, height: int, int8: bool
         With ONNX, also write ``OUT-int8.onnx`` (static QDQ, per-channel weights, calibrated on 16
         sample training images).
     weights : path, optional
-        ``weights.pt`` from ``vbbench train`` (default: the shipped reference weights).
+        ``weights.pt`` from ``vbbench train`` (its ``record.json`` beside it gives the
+        architecture), or the run folder holding it; default: the shipped reference weights.
     """
     from vbbench.models.runner import to_input
     from vbbench.models.train import sample_set
@@ -177,6 +184,8 @@ def export_weights(to: str, out: str | Path, width: int, height: int, int8: bool
         from vbbench.errors import UsageError
 
         raise UsageError(f"--to {to}: choose onnx or coreml")
+    if weights is not None and Path(weights).is_dir():  # a run folder of `vbbench train`
+        weights = Path(weights) / "weights.pt"
     model = reference_model() if weights is None else load_unet(weights)
     out = Path(out)
     if to == "coreml":

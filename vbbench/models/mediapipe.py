@@ -192,11 +192,12 @@ def mediapipe_input(image: np.ndarray, width: int, height: int) -> np.ndarray:
     corners = np.array([[0, source_height], [0, 0], [source_width, 0], [source_width, source_height]], np.float32)
     targets = np.array([[0, height], [0, 0], [width, 0], [width, height]], np.float32)
     projection = cv2.getPerspectiveTransform(corners, targets)
-    rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    # Warp, then swap channels: the same bits as swapping the whole frame first (the warp treats
+    # channels alike), at a fraction of the cost for a 1080p frame.
     warped = cv2.warpPerspective(
-        rgb, projection, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        image, projection, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
     )
-    return np.ascontiguousarray(warped.transpose(2, 0, 1), dtype=np.float32) / 255.0
+    return np.ascontiguousarray(warped[:, :, ::-1].transpose(2, 0, 1), dtype=np.float32) / 255.0
 
 
 def mediapipe_runner(name: str, threads: int = 2, path: str | Path | None = None):

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from vbbench.errors import ModelError
 from vbbench.models.runner import Runner, file_sha256
 from vbbench.models.weights import SYNTHETIC_NOTE, WEIGHTS, reference_model
 
@@ -30,6 +29,7 @@ def _counted(runner: Runner, model) -> Runner:
     """``runner`` with the U-Net's parameters and MACs at the runner's input size."""
     from vbbench.models.unet import count_macs, count_parameters
 
+    assert runner.input_width is not None and runner.input_height is not None
     runner.parameters = count_parameters(model)
     runner.macs = count_macs(model, runner.input_width, runner.input_height)
     return runner
@@ -53,28 +53,15 @@ def torch_runner(
 
 
 def onnx_runner(path: Path, name: str, threads: int, notes: str = "") -> Runner:
-    """A runner of an ONNX file with a fixed (N, 3, H, W) input (ONNX Runtime, CPU)."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise ModelError("ONNX models need onnxruntime: pip install 'vbbench[model]'") from None
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    try:
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as problem:  # onnxruntime raises its own exception types
-        raise ModelError(f"{path}: not a loadable ONNX model ({problem})") from None
-    spec = session.get_inputs()[0]
-    shape = spec.shape
-    if len(shape) != 4 or not all(isinstance(v, int) for v in shape[2:]) or shape[1] != 3:
-        raise ModelError(f"{path}: expected an input of shape (N, 3, H, W) with fixed H and W, found {shape}")
+    """A runner of an ONNX file taken as it is (ONNX Runtime, CPU): RGB in [0, 1], NCHW, output 0.
 
-    def predict(batch: np.ndarray) -> np.ndarray:
-        output = session.run(None, {spec.name: batch})[0]
-        return output.reshape(output.shape[0], *output.shape[-2:])
+    The same runner a bare ``--model FILE.onnx`` gets (:func:`vbbench.models.tensor.card_runner`
+    with the default card); the reference exports have a fixed input.
+    """
+    from vbbench.models.card import ModelCard
+    from vbbench.models.tensor import card_runner, onnx_session
 
-    return Runner(name, shape[3], shape[2], f"onnxruntime {ort.__version__}", None, file_sha256(path), predict, notes)
+    return card_runner(onnx_session(Path(path), threads), ModelCard(), None, False, name=name, notes=notes)
 
 
 # ---- the registered loaders (see vbbench.models.registry.MODELS) ----------------------------------

@@ -101,9 +101,7 @@ def _check_generation_arguments(count, seed, width, height, models, workers) -> 
             raise UsageError(f"{label} must be an integer ≥ {minimum}, got {value!r}")
     if count > 10_000:
         raise UsageError(f"count must be at most 10000 (ids are sample_0000…sample_9999), got {count}")
-    models = tuple(models)
-    if not models:
-        raise UsageError("models is empty; give at least one of " + ", ".join(SIMULATED_MODELS))
+    models = tuple(models)  # may be empty: `vbbench prepare sample` needs no simulated predictions
     SIMULATED.check(models)
     duplicates = sorted({model for model in models if models.count(model) > 1})
     if duplicates:
@@ -191,7 +189,8 @@ def generate_sample(
     width, height : int
         Frame size in pixels; default 600×800.
     models : sequence of str
-        Simulated models whose predictions to write; default all of :data:`SIMULATED_MODELS`.
+        Simulated models whose predictions to write; default all of :data:`SIMULATED_MODELS`;
+        empty for none (what ``vbbench prepare sample`` writes).
     workers : int
         Processes to generate with; default 1 (in this process); see :mod:`vbbench.parallel`.
     progress : bool
