@@ -19,6 +19,7 @@ from vbbench.errors import ModelError, ScoreError, UsageError, VbbenchError
 from vbbench.io import atomic_write_text
 from vbbench.parallel import process_map
 from vbbench.registry import Registry
+from vbbench.score import PAIRS_PER_WORKER
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -69,6 +70,17 @@ def test_process_pool_keeps_order_and_equals_one_process():
     assert list(process_map(_square, tasks, workers=2)) == [t * t for t in tasks]
 
 
+def _process_id(_: object) -> int:
+    return os.getpid()
+
+
+def test_always_pool_uses_a_worker_even_for_one_task():
+    assert list(process_map(_process_id, [None], workers=1)) == [os.getpid()]
+    (worker,) = process_map(_process_id, [None], workers=1, always_pool=True)
+    assert worker != os.getpid()
+    assert list(process_map(_process_id, [], workers=2, always_pool=True)) == []
+
+
 @pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
 def test_atomic_writes_keep_the_umask_mode(tmp_path, umask):
     previous = os.umask(umask)
@@ -84,11 +96,12 @@ def test_atomic_writes_keep_the_umask_mode(tmp_path, umask):
 
 def test_score_works_from_a_folder_holding_a_vbbench_directory(tmp_path):
     # The parent of a clone, or an empty `mkdir vbbench`: Python 3.11's forkserver imported it
-    # instead of the package and every worker died (BrokenProcessPool).
+    # instead of the package and every worker died (BrokenProcessPool). Enough pairs that score
+    # uses two workers (fewer are scored in this process).
     (tmp_path / "vbbench").mkdir()
     vbbench = Path(sys.executable).with_name("vbbench")
     sample = subprocess.run(
-        [vbbench, "sample", "s", "--count", "3", "--width", "48", "--height", "64", "--workers", "1"],
+        [vbbench, "sample", "s", "--count", str(2 * PAIRS_PER_WORKER), "--width", "48", "--height", "64", "--workers", "1"],
         cwd=tmp_path, capture_output=True, text=True,
     )  # fmt: skip
     assert sample.returncode == 0, sample.stderr

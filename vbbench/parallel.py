@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
 
-__all__ = ["process_map", "worker_setup", "pool"]
+__all__ = ["process_map", "worker_setup", "pool", "start"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -94,6 +94,26 @@ def _safe_path_environment() -> Iterator[None]:
             os.environ["PYTHONSAFEPATH"] = previous
 
 
+def start(preload: Iterable[str] = ()) -> None:
+    """Start the forkserver now, importing ``preload`` in the background; returns at once.
+
+    A later :func:`pool` forks its workers from this warm interpreter, so a caller that starts
+    it before other work (``vbbench score`` before listing the pairs) hides the imports behind
+    that work. The preload list counts only at the first start in a process: a forkserver
+    that is already running keeps its own.
+
+    Examples
+    --------
+    >>> start(["vbbench.io"])
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["vbbench.parallel", *preload])
+    with _safe_path_environment():
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
 def pool(workers: int, preload: Iterable[str] = ()) -> ProcessPoolExecutor:
     """A process pool of ``workers`` forkserver workers (see the module docstring).
 
@@ -108,14 +128,12 @@ def pool(workers: int, preload: Iterable[str] = ()) -> ProcessPoolExecutor:
     -------
     concurrent.futures.ProcessPoolExecutor
     """
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["vbbench.parallel", *preload])
-    with _safe_path_environment():
-        from multiprocessing import forkserver
-
-        forkserver.ensure_running()
+    start(preload)
     return ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=worker_setup, initargs=(os.getpid(),)
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("forkserver"),
+        initializer=worker_setup,
+        initargs=(os.getpid(),),
     )
 
 
@@ -126,6 +144,7 @@ def process_map(
     *,
     chunksize: int | None = None,
     preload: Iterable[str] = (),
+    always_pool: bool = False,
 ) -> Iterator[R]:
     """``map(function, tasks)`` on ``workers`` processes, results in task order, streamed.
 
@@ -144,13 +163,17 @@ def process_map(
         Tasks sent to a worker at once; default about a quarter of an even share, at most 32.
     preload : iterable of str
         Modules to import once in the forkserver (e.g. the module defining ``function``).
+    always_pool : bool
+        Use a worker process even for one worker or one task: for a caller that started the
+        forkserver early (:func:`start`), whose preload then serves this run too and this process
+        never imports what the work needs.
 
     Yields
     ------
     Each call's result, in the order of ``tasks``.
     """
     tasks = list(tasks)
-    if workers <= 1 or len(tasks) <= 1:
+    if not tasks or (not always_pool and (workers <= 1 or len(tasks) <= 1)):
         from vbbench._memory import keep_freed_memory
 
         keep_freed_memory()
@@ -159,5 +182,5 @@ def process_map(
         return
     size = chunksize or max(1, min(32, len(tasks) // (workers * 4)))
     module = getattr(function, "__module__", None)
-    with pool(workers, [*preload, *([module] if module and module != "__main__" else [])]) as executor:
+    with pool(max(workers, 1), [*preload, *([module] if module and module != "__main__" else [])]) as executor:
         yield from executor.map(function, tasks, chunksize=size)

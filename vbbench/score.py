@@ -39,7 +39,7 @@ from vbbench.guards import check_apart
 from vbbench.io import LOSSY_SUFFIXES, atomic_write_text, csv_text, read_matte, write_png
 from vbbench.metrics import MATTE_CHANNELS, METRICS, REFERENCE, Conventions, evaluate, to_alpha
 from vbbench.pairing import pair_files
-from vbbench.parallel import process_map
+from vbbench.parallel import process_map, start
 from vbbench.summary import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
@@ -188,6 +188,29 @@ def _on_dask(tasks: list[PairTask], scheduler: str, bar: dict) -> list[dict]:
         return outcomes
 
 
+#: What the pool's forkserver imports before it forks the workers, so that none pays for it
+#: itself: the command line (a worker re-runs the command's script as ``__mp_main__``, and the
+#: ``vbbench`` script's first line imports ``vbbench.cli``: ~0.3 s per worker otherwise), this
+#: module and the compiled metric kernels (``vbbench.metrics._preload``: numba's start-up, ~0.8 s).
+POOL_PRELOAD = ("vbbench.cli", "vbbench.score", "vbbench.metrics._preload")
+
+#: Pairs a worker must have to be worth its start: forking one more worker from the warm
+#: forkserver costs about as much as scoring 2–3 pairs (docs/scoring.md, "Speed and scale").
+PAIRS_PER_WORKER = 4
+
+
+def pool_size(workers: int, pairs: int) -> int:
+    """How many worker processes score ``pairs`` pairs when ``workers`` are allowed: one per
+    :data:`PAIRS_PER_WORKER` pairs, at least one.
+
+    Examples
+    --------
+    >>> pool_size(2, 5), pool_size(2, 8), pool_size(8, 13)
+    (1, 2, 3)
+    """
+    return max(1, min(workers, pairs // PAIRS_PER_WORKER))
+
+
 def _run_tasks(
     tasks: list[PairTask],
     workers: int,
@@ -195,6 +218,7 @@ def _run_tasks(
     progress: bool,
     label: str,
     on_result: Callable[[PairTask, dict], None],
+    pooled: bool = False,
 ) -> list[dict]:
     from tqdm import tqdm
 
@@ -206,7 +230,8 @@ def _run_tasks(
         return outcomes
     outcomes = []
     chunk = max(1, min(8, len(tasks) // (max(workers, 1) * 4)))
-    for task, outcome in zip(tasks, tqdm(process_map(score_pair, tasks, workers, chunksize=chunk), **bar)):
+    scored = process_map(score_pair, tasks, workers, chunksize=chunk, preload=POOL_PRELOAD, always_pool=pooled)
+    for task, outcome in zip(tasks, tqdm(scored, **bar)):
         on_result(task, outcome)
         outcomes.append(outcome)
     return outcomes
@@ -240,7 +265,8 @@ def score_directories(
     metrics : sequence of str, optional
         Metric names (default: all of :data:`vbbench.metrics.METRICS`).
     workers : int, optional
-        Processes (default: all cores; 1 = in this process).
+        Processes at most (default: all cores; 1 = in this process). Fewer when there are few
+        pairs: one per :data:`PAIRS_PER_WORKER` pending pairs.
     resize : bool
         Resize predictions of another size to the ground truth (bilinear) instead of failing.
     error_maps_dir : path, optional
@@ -289,6 +315,13 @@ def score_directories(
         files={"checkpoint": checkpoint},
         inputs={"pred_dir": pred_dir, "gt_dir": gt_dir, "trimap_dir": trimap_dir},
     )
+    workers = workers or os.cpu_count() or 1
+    # With more than one worker allowed, the pool's forkserver starts now and imports the workers'
+    # modules and the compiled metric kernels while the pairs are listed; even a single pending
+    # pair then goes to it (this process never loads numba, ~0.8 s, nor pays its exit).
+    pooled = scheduler is None and workers > 1
+    if pooled:
+        start(POOL_PRELOAD)
     pairing = pair_files(pred_dir, gt_dir, trimap_dir)
     notes: list[str] = []
     if pairing.refused_ground_truth:
@@ -340,9 +373,8 @@ def score_directories(
             saved.add(task.image_id, task.inputs(), outcome["rows"])
 
     try:
-        fresh = _run_tasks(
-            pending, workers or os.cpu_count() or 1, scheduler, progress, f"scoring {Path(pred_dir).name}", record
-        )
+        label = f"scoring {Path(pred_dir).name}"
+        fresh = _run_tasks(pending, pool_size(workers, len(pending)), scheduler, progress, label, record, pooled)
     finally:
         if saved:
             saved.close()

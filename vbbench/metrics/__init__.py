@@ -23,12 +23,14 @@ as the reference code does. Values are returned in *raw* units (alpha units, sum
 
 The package is one module per concept: :mod:`~vbbench.metrics.alpha` (input conversion and
 region reductions), :mod:`~vbbench.metrics.conventions`, :mod:`~vbbench.metrics.filters`,
-:mod:`~vbbench.metrics.conn`, :mod:`~vbbench.metrics.maps` (the per-pixel maps of one pair) and
-:mod:`~vbbench.metrics.spec` (the declarations). The clip metrics (dtSSD, MESSDdt, flicker) are
-:mod:`~vbbench.metrics.temporal` (functions), :mod:`~vbbench.metrics.motion` (reading a frame
-along a motion field) and :mod:`~vbbench.metrics.temporal_spec` (their declarations,
-:data:`TEMPORAL_METRICS`, and the streaming :class:`TemporalAccumulator`). This module is the
-public face.
+:mod:`~vbbench.metrics.conn`, :mod:`~vbbench.metrics.maps` (the per-pixel maps of one pair, where
+each metric's arithmetic is explained) and :mod:`~vbbench.metrics.spec` (the declarations); the
+compiled loops are in ``_kernels`` and ``_conn_kernels`` (numba, imported at the first metric;
+``_jit`` says how they are compiled and cached, :mod:`~vbbench.metrics.warm` compiles them ahead).
+The clip metrics (dtSSD, MESSDdt, flicker) are :mod:`~vbbench.metrics.temporal` (functions),
+:mod:`~vbbench.metrics.motion` (reading a frame along a motion field) and
+:mod:`~vbbench.metrics.temporal_spec` (their declarations, :data:`TEMPORAL_METRICS`, and the
+streaming :class:`TemporalAccumulator`). This module is the public face.
 
 Reference definitions: ``docs/metrics.md``; the Deep
 Image Matting evaluation code (Xu et al. 2017, MATLAB ``compute_*_loss.m``, ``gaussgradient.m``),
@@ -99,7 +101,8 @@ __all__ = [
 def _metric(name: str, pred, gt, region, conventions: Conventions | None = None) -> float:
     pred, gt = matte_plane(pred, where="pred"), matte_plane(gt, where="gt")
     check_pair(pred, gt, region)
-    return METRICS[name].compute(PairMaps(pred, gt, conventions or REFERENCE), region)
+    spec = METRICS[name]
+    return spec.compute(PairMaps(pred, gt, conventions or REFERENCE, maps=[spec.per_pixel.__name__]), region)
 
 
 def evaluate(
@@ -139,7 +142,8 @@ def evaluate(
     pred, gt = matte_plane(pred, where="pred"), matte_plane(gt, where="gt")
     for region in regions.values():
         check_pair(pred, gt, region)
-    pair = PairMaps(pred, gt, conventions or REFERENCE)
+    # Announcing the maps lets the fused Sobel pass write only the one asked for.
+    pair = PairMaps(pred, gt, conventions or REFERENCE, maps=[METRICS[name].per_pixel.__name__ for name in names])
     return {
         region_name: {name: METRICS[name].compute(pair, region) for name in names}
         for region_name, region in regions.items()

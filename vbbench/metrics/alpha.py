@@ -31,6 +31,11 @@ __all__ = [
     "EmptyRegionError",
     "to_alpha",
     "threshold_levels",
+    "levels_of_codes",
+    "CODE_MAX",
+    "checked_matte",
+    "alpha_values",
+    "common_codes",
     "check_pair",
     "region_sum",
     "region_mean",
@@ -211,14 +216,67 @@ def to_alpha(matte: np.ndarray, *, float_scale: float = 1.0, where: str | None =
     >>> to_alpha(np.array([[0.0, 51.0, 255.0]]), float_scale=255)
     array([[0. , 0.2, 1. ]])
     """
-    named = f"{where}: " if where else ""
-    matte = matte_plane(matte, where=where or "the matte")
+    if float_scale != 1.0:
+        plane = matte_plane(matte, where=where or "the matte")
+        if np.issubdtype(plane.dtype, np.floating):
+            if not (float_scale > 0 and np.isfinite(float_scale)):
+                named = f"{where}: " if where else ""
+                raise MatteError(f"{named}float_scale must be a positive number, got {float_scale!r}")
+            # The range is checked on the scaled values, so 0 … 255 floats with float_scale=255 pass.
+            return checked_matte(plane.astype(np.float64) / float_scale, where=where, scaled=True)
+    return alpha_values(checked_matte(matte, where=where))
+
+
+def alpha_values(matte: np.ndarray) -> np.ndarray:
+    """float64 alpha of a matte that passed :func:`checked_matte` (:func:`to_alpha` without the
+    checks)."""
     if matte.dtype == np.uint8:
         return matte / 255.0
     if matte.dtype == np.uint16:
         return matte / 65535.0
     if matte.dtype == np.bool_:
         return matte.astype(np.float64)
+    return matte.astype(np.float64, copy=False)
+
+
+#: Largest code of each integer matte type: alpha = v / CODE_MAX[dtype].
+CODE_MAX = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535, np.dtype(np.bool_): 1}
+
+
+def checked_matte(matte, where: str | None = None, *, scaled: bool = False) -> np.ndarray:
+    """The checks of :func:`to_alpha` without the conversion: integer codes stay codes.
+
+    The plane is chosen by :func:`matte_plane`; integer types must be uint8, uint16 or bool;
+    floats must be finite and lie in [0, 1] within :data:`FLOAT_RANGE_TOLERANCE`.
+
+    Parameters
+    ----------
+    matte : array_like
+        The matte.
+    where : str, optional
+        What to name in errors (``"pred"``, a file's path).
+    scaled : bool
+        The floats were already divided by a ``float_scale`` (the hints then do not suggest one).
+
+    Returns
+    -------
+    numpy.ndarray
+        The 2-D matte, of the input's dtype.
+
+    Raises
+    ------
+    MatteError
+        An unusable shape or dtype, NaN or infinite values, floats outside [0, 1].
+
+    Examples
+    --------
+    >>> checked_matte(np.zeros((2, 2), np.uint8)).dtype
+    dtype('uint8')
+    """
+    named = f"{where}: " if where else ""
+    matte = matte_plane(matte, where=where or "the matte")
+    if matte.dtype in CODE_MAX:
+        return matte
     if not np.issubdtype(matte.dtype, np.floating):
         raise MatteError(
             f"{named}unsupported matte dtype {matte.dtype}: use uint8, uint16, bool or float alpha in [0, 1]"
@@ -228,25 +286,49 @@ def to_alpha(matte: np.ndarray, *, float_scale: float = 1.0, where: str | None =
                 else ""
             )
         )
-    alpha = matte.astype(np.float64, copy=False)
-    if float_scale != 1.0:
-        if not (float_scale > 0 and np.isfinite(float_scale)):
-            raise MatteError(f"{named}float_scale must be a positive number, got {float_scale!r}")
-        alpha = alpha / float_scale
-    if alpha.size == 0:
-        return alpha
-    low, high = float(alpha.min()), float(alpha.max())
+    if matte.size == 0:
+        return matte
+    low, high = float(matte.min()), float(matte.max())
     if not (np.isfinite(low) and np.isfinite(high)):
         raise MatteError(f"{named}the matte holds NaN or infinite values")
     if low < -FLOAT_RANGE_TOLERANCE or high > 1.0 + FLOAT_RANGE_TOLERANCE:
-        if low >= 0 and high <= 255 and float_scale == 1.0:
+        if low >= 0 and high <= 255 and not scaled:
             hint = "it looks like 8-bit codes: pass the uint8 array, or to_alpha(x, float_scale=255)"
-        elif low >= 0 and high <= 65535 and float_scale == 1.0:
+        elif low >= 0 and high <= 65535 and not scaled:
             hint = "it looks like 16-bit codes: pass the uint16 array, or to_alpha(x, float_scale=65535)"
         else:
             hint = "clip it first (numpy.clip(x, 0, 1)) if the overshoot is the model's own"
         raise MatteError(f"{named}float alpha must lie in [0, 1], but this matte spans [{low:g}, {high:g}]; {hint}")
-    return alpha
+    return matte
+
+
+def common_codes(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """Both mattes as contiguous integer codes of one scale M, and M; None if either is float.
+
+    255 divides 65535 (= 255·257) and 1 divides both, so uint8, uint16 and bool codes convert
+    exactly to the larger scale: v/255 = 257·v/65535. The codes are uint8 for M ≤ 255, else
+    uint16.
+
+    Examples
+    --------
+    >>> p, g, m = common_codes(np.array([[1]], np.uint8), np.array([[True]]))
+    >>> p.dtype, g.tolist(), m
+    (dtype('uint8'), [[255]], 255)
+    """
+    if pred.dtype not in CODE_MAX or gt.dtype not in CODE_MAX:
+        return None
+    code_max = max(CODE_MAX[pred.dtype], CODE_MAX[gt.dtype])
+    dtype = np.uint16 if code_max == 65535 else np.uint8
+
+    def convert(matte: np.ndarray) -> np.ndarray:
+        factor = code_max // CODE_MAX[matte.dtype]
+        if matte.dtype == np.bool_:
+            matte = matte.view(np.uint8)
+        if factor == 1 and matte.dtype == dtype:
+            return np.ascontiguousarray(matte)
+        return np.ascontiguousarray(matte.astype(dtype) * dtype(factor))
+
+    return convert(pred), convert(gt), code_max
 
 
 def threshold_levels(matte: np.ndarray, thresholds: str = "exact") -> np.ndarray:
@@ -254,7 +336,15 @@ def threshold_levels(matte: np.ndarray, thresholds: str = "exact") -> np.ndarray
 
     A pixel passes t_k iff alpha ≥ k/10, decided exactly: ``10·v ≥ 255·k`` for uint8,
     ``10·v ≥ 65535·k`` for uint16; floats with :data:`FLOAT_THRESHOLD_TOLERANCE`. Since the
-    thresholds are nested, the pixel passes exactly t_1 … t_level.
+    thresholds are nested, the pixel passes exactly t_1 … t_level. ``thresholds="float64"``
+    reproduces the ports' ``np.arange(0, 1.1, 0.1)`` comparison (which rejects v = 153 at 0.6).
+
+    Parameters
+    ----------
+    matte : numpy.ndarray
+        2-D ``uint8``, ``uint16``, ``bool`` or float alpha.
+    thresholds : {"exact", "float64"}
+        The ``conn_thresholds`` convention.
 
     Returns
     -------
@@ -265,25 +355,45 @@ def threshold_levels(matte: np.ndarray, thresholds: str = "exact") -> np.ndarray
     --------
     >>> threshold_levels(np.array([[25, 26, 153, 255]], dtype=np.uint8))
     array([[ 0,  1,  6, 10]], dtype=int8)
+    >>> threshold_levels(np.array([[25, 26, 153, 255]], dtype=np.uint8), "float64")
+    array([[ 0,  1,  5, 10]], dtype=int8)
     """
-    matte = matte_plane(matte)
+    matte = checked_matte(matte)
+    if matte.dtype in CODE_MAX:
+        codes = matte.view(np.uint8) if matte.dtype == np.bool_ else matte
+        return levels_of_codes(np.ascontiguousarray(codes), CODE_MAX[matte.dtype], thresholds)
+    alpha = matte.astype(np.float64, copy=False)
     if thresholds == "float64":
-        # What np.arange(0, 1.1, 0.1) thresholds give: t_6 = 0.6000000000000001 etc.
-        alpha = to_alpha(matte)
-        steps = np.arange(0, 1.1, 0.1)[1:]
-        return np.searchsorted(steps, alpha, side="right").astype(np.int8)
-    if matte.dtype == np.uint8:
-        # OpenCV's table lookup is 20× faster than the integer division (and than numpy's).
-        return cv2.LUT(matte, _LEVELS_8BIT.view(np.uint8)).view(np.int8)
-    if matte.dtype == np.uint16:
-        return _LEVELS_16BIT[matte]
-    alpha = to_alpha(matte)
+        return np.searchsorted(_FLOAT64_STEPS, alpha, side="right").astype(np.int8)
     levels = np.floor(alpha * 10.0 + 10.0 * FLOAT_THRESHOLD_TOLERANCE)
     return np.clip(levels, 0, 10).astype(np.int8)
 
 
-_LEVELS_8BIT = ((np.arange(256, dtype=np.int64) * 10) // 255).astype(np.int8)
-_LEVELS_16BIT = ((np.arange(65536, dtype=np.int64) * 10) // 65535).astype(np.int8)
+def levels_of_codes(codes: np.ndarray, code_max: int, thresholds: str = "exact") -> np.ndarray:
+    """:func:`threshold_levels` of contiguous integer codes (alpha = codes / code_max), int8."""
+    from vbbench.metrics import _conn_kernels
+
+    out = np.empty(codes.shape, np.int8)
+    if thresholds == "float64":
+        # The ports' comparison alpha ≥ np.arange(0, 1.1, 0.1)[k], tabulated per code with the
+        # same float64 alpha (v / M) as to_alpha.
+        table = np.searchsorted(_FLOAT64_STEPS, np.arange(code_max + 1) / float(code_max), side="right")
+        table = table.astype(np.int8)
+        if codes.dtype == np.uint8:  # uint8 codes, or bool as 0/1 (the rest of the table unused)
+            return cv2.LUT(codes, np.resize(table, 256).view(np.uint8)).view(np.int8)
+        _conn_kernels.lookup(codes, table, out)
+        return out
+    if code_max == 255:
+        # 10·v ≥ 255·k exactly, tabulated; OpenCV's lookup is 20× faster than the division
+        return cv2.LUT(codes, _LEVELS_8BIT).view(np.int8)
+    _conn_kernels.levels_by_division(codes, code_max, out)  # ⌊10·v / M⌋ in integers
+    return out
+
+
+_LEVELS_8BIT = ((np.arange(256, dtype=np.int64) * 10) // 255).astype(np.uint8)
+_LEVELS_8BIT.setflags(write=False)
+_FLOAT64_STEPS = np.arange(0, 1.1, 0.1)[1:]  # what np.arange thresholds give (the ports)
+_FLOAT64_STEPS.setflags(write=False)
 
 
 def check_pair(pred: np.ndarray, gt: np.ndarray, region: np.ndarray | None) -> None:

@@ -1,146 +1,87 @@
 """The connectivity error's "last connected level" l of every pixel (Rhemann et al. 2009, as the
-DIM reference code computes it)."""
+DIM reference code computes it), in one ordered union-find pass instead of ten labellings."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-__all__ = ["conn_lower_levels", "conn_phi"]
-
-
-def _first_in_column_major(component: np.ndarray, offset: tuple[int, int], height: int) -> int:
-    """Column-major index, in the full image, of the first pixel of a component mask."""
-    column = int(np.argmax(component.any(axis=0)))
-    row = int(np.argmax(component[:, column]))
-    return (column + offset[1]) * height + row + offset[0]
-
-
-def _first_in_row_major(component: np.ndarray, offset: tuple[int, int], height: int) -> tuple[int, int]:
-    """(row, column), in the full image, of the first pixel in row-major order."""
-    row = int(np.argmax(component.any(axis=1)))
-    column = int(np.argmax(component[row]))
-    return row + offset[0], column + offset[1]
-
-
-def _largest_component(
-    mask: np.ndarray, offset: tuple[int, int], height: int, total: int, order=_first_in_column_major
-):
-    """Largest 4-connected component of ``mask`` (a crop at ``offset`` of an image ``height`` tall,
-    holding ``total`` true pixels).
-
-    Returns ``(size, order_key, component_mask)``, or ``(0, None, None)`` when the mask is empty.
-    Ties go to the component whose first pixel in column-major order comes first (MATLAB
-    ``bwconncomp`` numbering); OpenCV numbers components in its own order, so ties are resolved
-    explicitly. ``order_key()`` gives that pixel's column-major index in the full image; it is
-    a function because only a tie with a component outside the crop needs it.
-    """
-    count, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
-    if count <= 1:
-        return 0, None, None
-    # Usually one component holds most of the mask. Guess it from a sparse grid of pixels and
-    # count it alone: holding more than half of the mask, it is the unique largest. Only when
-    # the guess fails are all components counted.
-    grid = labels[::8, ::8].ravel()
-    grid = grid[grid > 0]
-    if grid.size:
-        guess = int(np.bincount(grid).argmax())
-        component = labels == guess
-        size = int(np.count_nonzero(component))
-        if 2 * size > total:
-            return size, (lambda: order(component, offset, height)), component
-    areas = np.bincount(labels.ravel(), minlength=count)
-    areas[0] = 0
-    best_size = int(areas.max())
-    tied = np.flatnonzero(areas == best_size)
-    if tied.size == 1:
-        component = labels == tied[0]
-    else:
-        candidates = [labels == label for label in tied]
-        component = min(candidates, key=lambda c: order(c, offset, height))
-    return best_size, (lambda: order(component, offset, height)), component
-
-
-def _bounding_box(mask: np.ndarray) -> tuple[slice, slice]:
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+__all__ = ["conn_lower_levels"]
 
 
 def conn_lower_levels(levels: np.ndarray, ties: str = "column-major", empty: str = "stop") -> np.ndarray:
     """The Conn "last connected level" l of every pixel, as an integer code l·10.
 
     ``levels`` holds, per pixel, how many thresholds t_k = k/10 both mattes pass (the minimum of
-    :func:`threshold_levels` of pred and gt), so M_k = {levels ≥ k}. Ω_k is the largest
-    4-connected component of M_k; l = t_(k−1) at the first k where the pixel is not in Ω_k, and 1
-    if it never leaves.
+    :func:`~vbbench.metrics.alpha.threshold_levels` of pred and gt), so M_k = {levels ≥ k}. Ω_k
+    is the largest 4-connected component of M_k (ties: the first in column-major order, MATLAB's
+    ``bwconncomp`` numbering, or row-major with ``ties="row-major"``), empty if M_k is; l =
+    t_(k−1) at the first k where the pixel is not in Ω_k, and 1 if it never leaves. An empty M_k
+    stops (every remaining pixel gets t_(k−1)) or, with ``empty="skip"``, is skipped (those
+    pixels end with l = 1).
 
-    Incremental, without relabelling the image at every threshold: Ω_k lies inside one component
-    of M_(k−1), so it is either inside Ω_(k−1) or disjoint from it. Only M_k ∩ Ω_(k−1) (cropped to
-    its bounding box) is labelled; the pixels of M_k outside Ω_(k−1) are labelled only when there
-    are at least as many of them as the largest component inside (otherwise none of them can
-    win). Once Ω_k leaves Ω_(k−1) every remaining pixel has its level and the loop stops.
+    **One ordered pass** (``_conn_kernels.conn_codes``), the same result as the ten labellings:
 
-    ``ties`` and ``empty`` select the conventions of other implementations (see
-    :class:`Conventions`).
+    1. Ω_k is connected and lies in M_(k−1), so inside one component of M_(k−1): it is inside
+       Ω_(k−1) or disjoint from it.
+    2. Let m be the largest k with Ω_1 ⊇ … ⊇ Ω_m, all non-empty. A pixel of Ω_i outside Ω_(i+1)
+       (i < m) gets code i, a pixel outside Ω_1 code 0, and the pixels still in Ω_m a top code:
+       m if Ω_(m+1) is disjoint from Ω_m or M_(m+1) is empty under ``stop``; 10 if M_(m+1) is
+       empty under ``skip`` (every later threshold is empty and skipped) or m = 10.
+    3. For s ∈ Ω_m and k ≤ m, Ω_k is the component of M_k holding s, so p ∈ Ω_k ⟺ R(p) ≥ k,
+       R(p) the highest k at which p and s are connected in M_k; hence code(p) = min(R(p), m).
+    4. Union-find adds the pixels of level k in round k = 10 … 1, each united with its present
+       4-neighbours: after round k the sets are the components of M_k. Every root keeps its
+       set's size and smallest key (the column-major index col·H + row, or the row-major one),
+       i.e. its first pixel in the reference's numbering; the largest set by (size, −key) after
+       round k is Ω_k, ties included, whatever the order within a level.
+    5. Each root-to-root union is recorded with its round; R(p) is the smallest round on the path
+       from p to s in that merge forest, read off in one reverse pass over the unions.
+
+    Parameters
+    ----------
+    levels : numpy.ndarray
+        int8 array in 0 … 10, 2-D.
+    ties : {"column-major", "row-major"}
+        The ``conn_ties`` convention.
+    empty : {"stop", "skip"}
+        The ``conn_empty`` convention.
 
     Returns
     -------
     numpy.ndarray
-        int8 array of (k − 1) codes in 0 … 10 (l = code / 10).
+        int8 array of (k − 1) codes in 0 … 10 (l = code / 10), the shape of ``levels``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown convention, a non-2-D array, levels outside 0 … 10, or an image of 2^31
+        pixels or more (the union-find's indices are 32-bit).
+
+    Examples
+    --------
+    >>> levels = np.array([[10, 10, 0, 7], [10, 3, 0, 7]], dtype=np.int8)
+    >>> conn_lower_levels(levels)
+    array([[10, 10,  0,  0],
+           [10,  3,  0,  0]], dtype=int8)
     """
-    order = _first_in_column_major if ties == "column-major" else _first_in_row_major
+    from vbbench.metrics import _conn_kernels
+
+    if ties not in ("column-major", "row-major"):
+        raise ValueError(f"convention conn_ties={ties!r} is not one of column-major, row-major")
+    if empty not in ("stop", "skip"):
+        raise ValueError(f"convention conn_empty={empty!r} is not one of stop, skip")
     levels = np.asarray(levels, dtype=np.int8)
-    height = levels.shape[0]
-    counts_at_least = np.cumsum(np.bincount(levels.ravel(), minlength=11)[::-1])[::-1]
-    lower = np.zeros(levels.shape, dtype=np.int8)  # pixels outside Ω_1 keep l = t_0 = 0
-
-    # k = 1: the only full-image labelling.
-    size, _, omega = _largest_component(levels >= 1, (0, 0), height, int(counts_at_least[1]), order)
-    if size == 0:
-        return lower if empty == "stop" else np.full(levels.shape, 10, dtype=np.int8)
-    rows, cols = _bounding_box(omega)
-    omega = omega[rows, cols]
-    omega_count = size
-    for k in range(2, 11):
-        # Ω_(k−1) sits at (rows, cols); pixels still in it have not left any Ω yet.
-        inside = omega & (levels[rows, cols] >= k)
-        inside_count = int(np.count_nonzero(inside))
-        if inside_count == omega_count:
-            # Nothing of Ω_(k−1) drops out at this threshold: it stays one component.
-            size, candidate = inside_count, omega
-            key = lambda: order(omega, (rows.start, cols.start), height)  # noqa: E731
-        else:
-            size, key, candidate = _largest_component(inside, (rows.start, cols.start), height, inside_count, order)
-        outside_count = int(counts_at_least[k]) - inside_count
-        winner_is_inside = size > 0
-        if outside_count > 0 and outside_count >= size:
-            outside = levels >= k
-            outside[rows, cols] &= ~omega
-            out_size, out_key, _ = _largest_component(outside, (0, 0), height, outside_count, order)
-            if out_size > size or (out_size == size and out_size > 0 and out_key() < key()):
-                winner_is_inside = False
-        window = lower[rows, cols]
-        if not winner_is_inside:
-            # M_k empty under the "skip" convention: the threshold is skipped, and since all
-            # later ones are empty too, the remaining pixels end with l = 1.
-            skipped = empty == "skip" and size == 0 and counts_at_least[k] == 0
-            window[omega] = 10 if skipped else k - 1
-            return lower
-        if candidate is omega:
-            continue
-        window[omega & ~candidate] = k - 1
-        sub_rows, sub_cols = _bounding_box(candidate)
-        omega = candidate[sub_rows, sub_cols]
-        omega_count = size
-        rows = slice(rows.start + sub_rows.start, rows.start + sub_rows.stop)
-        cols = slice(cols.start + sub_cols.start, cols.start + sub_cols.stop)
-    lower[rows, cols][omega] = 10
-    return lower
-
-
-def conn_phi(alpha: np.ndarray, lower: np.ndarray) -> np.ndarray:
-    """φ = 1 − d·[d ≥ 0.15], d = alpha − l, in place on one temporary."""
-    d = alpha - lower
-    d *= d >= 0.15
-    return np.subtract(1.0, d, out=d)
+    if levels.ndim != 2:
+        raise ValueError(f"levels must be a 2-D array, got shape {levels.shape}")
+    if levels.size == 0:
+        return np.zeros(levels.shape, np.int8)
+    if (levels.shape[0] + 2) * (levels.shape[1] + 2) >= 2**31 - 1:
+        raise ValueError(f"image too large for the 32-bit union-find: {levels.shape}")
+    # A zero border spares the pass every bounds check; border pixels are never in M_1.
+    padded = cv2.copyMakeBorder(np.ascontiguousarray(levels).view(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    if cv2.minMaxLoc(padded)[1] > 10:  # as uint8, a negative level is ≥ 128
+        raise ValueError("levels must lie in 0 … 10 (threshold_levels counts the thresholds t_1 … t_10)")
+    codes = np.empty(levels.shape, np.int8)
+    _conn_kernels.conn_codes(padded.view(np.int8), ties == "column-major", empty == "skip", codes)
+    return codes

@@ -15,7 +15,6 @@ import numpy as np
 
 from vbbench import units
 from vbbench.errors import UsageError
-from vbbench.metrics.alpha import region_mean, region_sum
 from vbbench.metrics.filters import MMNET_HALF
 from vbbench.metrics.maps import PairMaps
 from vbbench.registry import Registry
@@ -93,16 +92,8 @@ class MetricSpec:
         return f"{self.name} [{self.unit_symbol}]"
 
     def compute(self, maps: PairMaps, region: np.ndarray | None) -> float:
-        """The metric's raw value over ``region`` (``None`` = every pixel)."""
-        per_pixel = self.per_pixel(maps)
-        if self.valid_margin_px:
-            margin = self.valid_margin_px
-            interior = np.zeros(per_pixel.shape, dtype=bool)
-            interior[margin:-margin, margin:-margin] = True
-            region = interior if region is None else interior & region
-        if self.reduction == "sum":
-            return region_sum(per_pixel, region)
-        return region_mean(per_pixel, region, self.name)
+        """The metric's raw value over ``region`` (``None`` = every pixel): :meth:`PairMaps.reduce`."""
+        return maps.reduce(self, region)
 
 
 _DIM = "Deep Image Matting evaluation code (Xu et al. 2017) after Rhemann et al. 2009"
