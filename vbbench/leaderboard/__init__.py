@@ -9,7 +9,7 @@ writes into ``out_dir``:
   the original, and ``robustness-<dataset>.png``; then one ranking table per comparable group
   (:mod:`vbbench.leaderboard.groups`) and region, every metric in display units with its 95 %
   interval and each row's paired comparison with the next (ties marked); then the seed paper's
-  Table 1 and Table 2 beside ours (``leaderboards/seed_paper.yaml``); then speeds and
+  Table 1 and Table 2 beside ours (``datasets/seed_paper.yaml``); then speeds and
   ``accuracy_vs_speed-<dataset>-<variant>.png`` for each group whose results carry speeds;
 * ``leaderboard.csv``: one row per result, region and metric, raw values.
 
@@ -67,8 +67,11 @@ class Board:
                 self.speeds.append((group, name))
 
 
-def _paper(results_dir: Path) -> dict[str, Any] | None:
-    path = results_dir.parent / "seed_paper.yaml"
+def _paper() -> dict[str, Any] | None:
+    """The seed paper's reported numbers, beside the dataset cards (whatever the results folder)."""
+    from vbbench.paths import datasets_dir
+
+    path = datasets_dir() / "seed_paper.yaml"
     if not path.is_file():
         return None
     try:
@@ -87,7 +90,7 @@ def render(results_dir: str | os.PathLike) -> dict[str, str | bytes]:
         PNG bytes for each plot.
     """
     results_dir = Path(results_dir)
-    board = Board(load_results(results_dir), _paper(results_dir))
+    board = Board(load_results(results_dir), _paper())
     return {
         "README.md": board_markdown(board),
         "leaderboard.csv": board_csv(board),

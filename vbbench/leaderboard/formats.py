@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import re
 from typing import TYPE_CHECKING
 
 from vbbench import units
@@ -75,9 +76,22 @@ def board_markdown(board: Board) -> str:
     return "\n".join(lines)
 
 
+def _prose(text: str) -> str:
+    """Escaped HTML of a Markdown sentence: `code` and [text](link) as the Markdown shows them.
+
+    Examples
+    --------
+    >>> _prose("run `vbbench leaderboard`, see [docs](../docs/metrics.md) & more")
+    'run <code>vbbench leaderboard</code>, see <a href="../docs/metrics.md">docs</a> &amp; more'
+    """
+    escaped = html.escape(text, quote=False)
+    escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
+    return re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", r'<a href="\2">\1</a>', escaped)
+
+
 def _html_table(table: Table, level: int) -> str:
     return (
-        f"<h{level}>{html.escape(table.title)}</h{level}><p>{html.escape(table.note)}</p>"
+        f"<h{level}>{html.escape(table.title)}</h{level}><p>{_prose(table.note)}</p>"
         + "<table><thead><tr>"
         + "".join(f"<th>{html.escape(cell)}</th>" for cell in table.header)
         + "</tr></thead><tbody>"
@@ -115,11 +129,11 @@ def board_html(board: Board) -> str:
         "td:first-child,th:first-child{text-align:left}.headline{font-size:1.1em;font-weight:bold}</style>"
         "</head><body>",
         "<h1>vbbench leaderboards</h1>",
-        f"<p>{html.escape(_INTRO)} Click a column header to sort.</p>",
+        f"<p>{_prose(_INTRO)} Click a column header to sort.</p>",
     ]
     for dataset, headline, tables, plot in board.robustness:
         parts.append(f"<h2>What the variants cost on {html.escape(dataset)}</h2>")
-        parts.append(f'<p class="headline">{html.escape(headline)}</p>')
+        parts.append(f'<p class="headline">{_prose(headline)}</p>')
         parts += [_html_table(table, 3) for table in tables]
         parts.append(f'<p><img src="{plot}" alt="MAD per variant on {html.escape(dataset)}"></p>')
     parts.append("<h2>Rankings</h2>")
@@ -129,7 +143,7 @@ def board_html(board: Board) -> str:
         parts += [_html_table(table, 3) for table in board.seed]
     header, rows = speed_rows(board.results)
     if rows:
-        parts.append(f"<h2>Speed</h2><p>{html.escape(_SPEED_NOTE)}</p>")
+        parts.append(f"<h2>Speed</h2><p>{_prose(_SPEED_NOTE)}</p>")
         parts.append(_html_table(Table("Frames per second", "", header, rows), 3))
         for group, plot in board.speeds:
             parts.append(f"<h3>Accuracy versus speed: {html.escape(group.dataset)} / {html.escape(group.variant)}</h3>")

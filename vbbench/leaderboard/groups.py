@@ -91,8 +91,8 @@ class Group:
 
 
 def group_results(results: list[dict[str, Any]]) -> list[Group]:
-    """Comparable groups of ``results``, in a fixed order (version, dataset, variant, split,
-    conventions).
+    """Comparable groups of ``results``, in a fixed order (version, dataset, variant in declaration
+    order, split, conventions).
 
     Examples
     --------
@@ -118,5 +118,16 @@ def group_results(results: list[dict[str, Any]]) -> list[Group]:
             conventions,
             tuple(sorted(found, key=lambda r: r["model"]["name"])),
         )
-        for (version, dataset, variant, split, conventions), found in sorted(groups.items())
+        for (version, dataset, variant, split, conventions), found in sorted(groups.items(), key=_declared_order)
     ]
+
+
+def _declared_order(item) -> tuple:
+    """Groups by version and dataset, then variants in their declared order (original first), then
+    split and conventions."""
+    from vbbench.variants import VARIANTS
+
+    (version, dataset, variant, split, conventions), _ = item
+    names = VARIANTS.names()
+    rank = names.index(variant) if variant in names else len(names)
+    return version, dataset, rank, variant, split, conventions

@@ -52,6 +52,9 @@ def _vs_next(first: dict[str, Any], second: dict[str, Any], region: str, metric:
     scale = metric_spec(metric).display_scale
     if difference.tie:
         return f"tie ({difference.mean * scale:.3f} [{difference.low * scale:.3f}, {difference.high * scale:.3f}])"
+    if max(abs(difference.low), abs(difference.high)) * scale < 0.0005:
+        # Real (the interval excludes 0) but below the table's precision: a few pixels one code apart.
+        return f"negligible lead ({difference.mean * scale:.1e} [{difference.low * scale:.1e}, {difference.high * scale:.1e}])"
     return f"leads by {difference.mean * scale:.3f} [{difference.low * scale:.3f}, {difference.high * scale:.3f}]"
 
 
@@ -107,20 +110,52 @@ def variant_order(variants: set[str]) -> list[str]:
     return declared + sorted(variants - set(declared))
 
 
+#: Display scale of a sum metric divided by the image's pixel count (robustness tables).
+PER_PIXEL_SCALE = 1e3
+
+
+def per_pixel_mean(result: dict[str, Any], metric: str) -> float | None:
+    """Mean over the images of a sum metric divided by each image's pixel count, region ``whole``.
+
+    A sum (SAD, Grad, Conn) grows with the frame, so a smaller frame (the 16:9 crop, the clips'
+    640×360) would seem to cost nothing. The pixel count of image i is SAD_i / MAD_i exactly
+    (MAD is SAD over the same pixels); where MAD_i = 0 the prediction equals the ground truth, so
+    every error sum is 0 too. None when the per-image SAD and MAD are not both recorded.
+
+    Examples
+    --------
+    >>> result = {"per_unit": {"scores": {"whole": {"grad": [8.0, 2.0], "sad": [4.0, 0.0], "mad": [0.5, 0.0]}}}}
+    >>> per_pixel_mean(result, "grad")  # (8 · 0.5 / 4 + 0) / 2
+    0.5
+    """
+    scores = result["per_unit"]["scores"].get("whole", {})
+    if not {metric, "sad", "mad"} <= scores.keys():
+        return None
+    values = [
+        value * mad / sad if sad > 0 else 0.0 for value, sad, mad in zip(scores[metric], scores["sad"], scores["mad"])
+    ]
+    return sum(values) / len(values) if values else None
+
+
 def robustness_means(
     groups: list[Group], metric: str
 ) -> dict[tuple[str, str, str | None], dict[str, dict[str, float]]]:
     """``{(version, dataset, split): {model: {variant: mean}}}`` over reference-convention groups,
-    region ``whole``."""
+    region ``whole``; sum metrics per pixel (:func:`per_pixel_mean`), so frames of different
+    sizes compare."""
     means: dict[tuple[str, str, str | None], dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+    summed = metric_spec(metric).reduction == "sum"
     for group in groups:
         if group.conventions:
             continue
         for result in group.results:
             scores = result["summary"]["scores"].get("whole", {})
-            if metric in scores:
+            if metric not in scores:
+                continue
+            mean = per_pixel_mean(result, metric) if summed else scores[metric]["mean"]
+            if mean is not None:
                 key = (group.benchmark_version, group.dataset, group.split_sha256)
-                means[key][result["model"]["name"]][group.variant] = scores[metric]["mean"]
+                means[key][result["model"]["name"]][group.variant] = mean
     return means
 
 
@@ -144,23 +179,29 @@ def robustness_section(groups: list[Group]) -> list[tuple[str, str, list[Table],
                 continue
             variants = variant_order({variant for row in rows for variant in row.values})
             spec = metric_spec(metric)
-            header = ["model", f"original {spec.header}", *variants, "worst (ratio)"]
+            summed = spec.reduction == "sum"
+            label = f"{spec.label} per pixel" if summed else spec.label
+            scale = PER_PIXEL_SCALE if summed else spec.display_scale
+            header = ["model", f"original {units.header(label, scale)}", *variants, "worst (ratio)"]
             table_rows = []
             for row in rows:
                 cells = [
-                    f"{row.values[v] * spec.display_scale:.3f} (×{row.ratio(v):.2f})" if v in row.values else "—"
-                    for v in variants
+                    f"{row.values[v] * scale:.3f} (×{row.ratio(v):.2f})" if v in row.values else "—" for v in variants
                 ]
                 worst, ratio = row.worst()
-                table_rows.append(
-                    [row.model, f"{row.original * spec.display_scale:.3f}", *cells, f"{worst} (×{ratio:.2f})"]
-                )
-            note = (
-                f"Mean {spec.label} over every pixel on each variant of the {dataset} test split, and in brackets "
-                "the ratio variant / original: what that condition costs the model. Sorted by the worst ratio, "
-                "most robust last."
+                table_rows.append([row.model, f"{row.original * scale:.3f}", *cells, f"{worst} (×{ratio:.2f})"])
+            what = (
+                f"{spec.label} is a sum over the image, so it is divided by each image's pixel count before "
+                "averaging: a smaller frame (the 16:9 crop, the clips) would otherwise seem to cost nothing. Mean"
+                if summed
+                else "Mean"
             )
-            tables.append(Table(f"{dataset}: robustness, {spec.label}", note, header, table_rows))
+            note = (
+                f"{what} {label} over every pixel on each variant of the {dataset} test split, and in brackets the "
+                "ratio variant / original: what that condition costs the model. Sorted by the worst ratio, most "
+                "robust last."
+            )
+            tables.append(Table(f"{dataset}: robustness, {label}", note, header, table_rows))
         sections.append((dataset, _headline(dataset, rows_of), tables, models))
     return sections
 
@@ -174,7 +215,20 @@ def _headline(dataset: str, rows) -> str:
             continue
         best = min(candidates, key=lambda row: (row.worst(variants)[1], row.model))
         variant, ratio = best.worst(variants)
-        parts.append(f"{best.model} degrades least {what} (MAD ×{ratio:.2f} on {variant})")
+        part = f"{best.model} degrades least {what} (MAD ×{ratio:.2f} on {variant})"
+
+        # Degrading least is not being best: a model that starts poorly can lose the least.
+        def worst_value(row) -> float:
+            return max(row.values[v] for v in variants if v in row.values)
+
+        accurate = min(candidates, key=lambda row: (worst_value(row), row.model))
+        if accurate.model != best.model:
+            scale = metric_spec(MAIN_METRIC).display_scale
+            part += (
+                f", while {accurate.model} has the lowest MAD there ({units.header('MAD', scale)}: "
+                f"{worst_value(accurate) * scale:.1f} against {worst_value(best) * scale:.1f})"
+            )
+        parts.append(part)
     if not parts:
         return f"On {dataset}, no model has results on the turned or 16:9 variants yet."
     return f"On {dataset}, " + "; ".join(parts) + "."
@@ -229,7 +283,7 @@ def seed_tables(groups: list[Group], paper: dict[str, Any], results: list[dict[s
         rows += [[f"paper: {row['name']}", *(f"{row[name]}" for name in scales)] for row in table1["rows"]]
         note = f"{table1['what']}, as {paper['title']} prints them."
         if not table1["rows"]:
-            note += " The paper's own two rows are not recorded (leaderboards/seed_paper.yaml): add them to compare."
+            note += " The paper's own two rows are not recorded (datasets/seed_paper.yaml): add them to compare."
         tables.append(Table("The seed paper's Table 1", note, header, rows))
     table2 = paper["table2"]
     header, ours = speed_rows(results)
@@ -240,5 +294,7 @@ def seed_tables(groups: list[Group], paper: dict[str, Any], results: list[dict[s
         by_size = dict(zip(header[3:-1], row[3:-1]))
         rows.append([f"{row[0]} (input {row[2]})", *(by_size.get(f"FPS at {size}", "—") for size in sizes), row[-1]])
     note = f"{table2['what']}: the paper's phones beside `vbbench bench` on the machine named in each row."
+    if not shen:
+        note += " Table 1 (Gradient and MAD on the Shen 2016 set, in the paper's units) appears once Shen 2016 results exist."
     tables.append(Table("The seed paper's Table 2", note, paper_header, rows))
     return tables
