@@ -1,7 +1,7 @@
 """Build the committed sample board through the commands a user runs, or check that it reproduces.
 
     python scripts/build_sample_board.py [--date YYYY-MM-DD] [--bench] [--workers 2]
-    python scripts/build_sample_board.py --check          # what CI runs (tests/test_leaderboard.py)
+    python scripts/build_sample_board.py --check [--models A,B] [--variants V,W] [--data DIR]
 
 For every registered baseline and every variant of the prepared sample, exactly the three
 commands of docs/leaderboard.md, run through vbbench's own command line (in this process, so the
@@ -20,7 +20,9 @@ it the speeds already committed are carried over, through the same `add-result -
 `--check` builds into a scratch folder and compares every fresh results file with the committed
 one: simulated inputs give the same bits everywhere; the baselines' float kernels round their last
 bit per CPU, so their numbers are compared to 1e-5 relative (measured 2e-7 between two CI
-machines). Exit status 1 names every result that differs.
+machines). Exit status 1 names every result that differs. `--models` and `--variants` restrict the
+build (and the check) to some baselines and variants, which is what CI runs
+(tests/test_leaderboard.py); `--data` reuses an already prepared data folder.
 """
 
 from __future__ import annotations
@@ -50,8 +52,9 @@ BASELINES = (
 #: Baselines timed by `--bench`: those that run under a deployment runtime (PyTorch and the Core ML
 #: emulation are not deployment speeds).
 TIMED = ("reference-onnx", "reference-onnx-int8", "mediapipe-general", "mediapipe-landscape")
-#: Clips are the costliest variant: the board scores the first CLIP_COUNT test items' clips.
-CLIP_COUNT = 24
+#: Clips are the costliest variant: the board scores the first CLIP_COUNT test items' clips, as
+#: many as the board needs before it calls a mean reliable (leaderboard.groups.MIN_RELIABLE_N).
+CLIP_COUNT = 30
 #: Where speeds are attached: the 16:9 call frame is what `vbbench bench` times.
 SPEED_VARIANT = "call16x9"
 #: Relative tolerance of the baselines' numbers in --check (simulated inputs must match exactly).
@@ -85,15 +88,32 @@ def recorded_speeds(results: Path) -> dict[str, dict]:
     return reports
 
 
-def build(scratch: Path, date: str, bench: bool, workers: int, speeds: dict[str, dict]) -> Path:
-    """Run every command in ``scratch``; return the fresh results folder."""
+def build(
+    scratch: Path,
+    date: str,
+    bench: bool,
+    workers: int,
+    speeds: dict[str, dict],
+    models: tuple[str, ...] = BASELINES,
+    variants: tuple[str, ...] | None = None,
+    data: Path | None = None,
+) -> Path:
+    """Run every command in ``scratch`` (the data prepared in ``data``, default ``scratch/data``)
+    for ``models`` on ``variants`` (default every variant); return the fresh results folder."""
     from vbbench.variants import VARIANTS
 
+    if data is not None:  # linked, so the summaries name the same relative paths as a whole build
+        (scratch / "data").symlink_to(data.resolve(), target_is_directory=True)
+    data = Path("data")
     os.chdir(scratch)
-    vbbench("prepare", DATASET, "--data-dir", "data", "--variants", "all", "--clip-count", CLIP_COUNT,
-            "--workers", workers, "--quiet")  # fmt: skip
-    variants = [name for name in VARIANTS.names() if Path("data", DATASET, "variants", name, "manifest.csv").is_file()]
-    for model in BASELINES:
+    wanted = "all" if variants is None else ",".join(variants)
+    clips = ["--clip-count", CLIP_COUNT] if variants is None or "clips" in variants else []
+    vbbench("prepare", DATASET, "--data-dir", data, "--variants", wanted, *clips, "--workers", workers, "--quiet")
+    if variants is None:
+        variants = tuple(
+            name for name in VARIANTS.names() if (data / DATASET / "variants" / name / "manifest.csv").is_file()
+        )
+    for model in models:
         report = None
         if bench and model in TIMED:
             report = Path("bench", f"{model}.json")
@@ -104,9 +124,9 @@ def build(scratch: Path, date: str, bench: bool, workers: int, speeds: dict[str,
             report.write_text(json.dumps(speeds[model], indent=1) + "\n", encoding="utf-8")
         for variant in variants:
             preds, scores = Path("preds", model, variant), Path("scores", model, variant)
-            vbbench("predict", "--model", model, "--dataset", DATASET, "--variant", variant, "--data-dir", "data",
+            vbbench("predict", "--model", model, "--dataset", DATASET, "--variant", variant, "--data-dir", data,
                     "--out", preds)  # fmt: skip
-            vbbench("score", preds, "--dataset", DATASET, "--variant", variant, "--data-dir", "data", "--out", scores,
+            vbbench("score", preds, "--dataset", DATASET, "--variant", variant, "--data-dir", data, "--out", scores,
                     "--workers", workers, "--quiet")  # fmt: skip
             extra = ["--bench", report] if report is not None and variant == SPEED_VARIANT else []
             vbbench("add-result", scores / "summary.json", "--model", model, "--meta", preds / "model.json",
@@ -114,11 +134,15 @@ def build(scratch: Path, date: str, bench: bool, workers: int, speeds: dict[str,
     return scratch / "results"
 
 
-def differences(fresh: Path, committed: Path) -> list[str]:
-    """Every committed result the fresh build does not reproduce (or that is missing or extra)."""
+def differences(fresh: Path, committed: Path, complete: bool = True) -> list[str]:
+    """Every committed result the fresh build does not reproduce (or that is missing or extra);
+    ``complete=False``: the build was restricted, so committed results it did not make are not
+    missing."""
     problems = []
-    old = {path.relative_to(committed): path for path in committed.rglob("*.json")}
     new = {path.relative_to(fresh): path for path in fresh.rglob("*.json")}
+    old = {path.relative_to(committed): path for path in committed.rglob("*.json")}
+    if not complete:
+        old = {name: path for name, path in old.items() if name in new}
     for name in sorted(old.keys() - new.keys()):
         problems.append(f"{committed / name}: not made by a fresh build")
     for name in sorted(new.keys() - old.keys()):
@@ -164,7 +188,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bench", action="store_true", help="measure the speeds anew with `vbbench bench`")
     parser.add_argument("--check", action="store_true", help="build in a scratch folder and compare, write nothing")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--models", help=f"comma-separated baselines (default all: {','.join(BASELINES)})")
+    parser.add_argument("--variants", help="comma-separated variants (default every one)")
+    parser.add_argument("--data", type=Path, help="an already prepared data folder to reuse")
     args = parser.parse_args(argv)
+    models = tuple(args.models.split(",")) if args.models else BASELINES
+    unknown = sorted(set(models) - set(BASELINES))
+    if unknown:
+        parser.error(f"not a board baseline: {', '.join(unknown)} (the baselines: {', '.join(BASELINES)})")
+    variants = tuple(args.variants.split(",")) if args.variants else None
+    restricted = args.models is not None or variants is not None
+    if restricted and not args.check:
+        parser.error("--models and --variants restrict a --check; the committed board is built whole")
     committed = sorted(RESULTS.rglob("*.json"))
     date = args.date or (json.loads(committed[0].read_text())["date"] if committed else None)
     if date is None:
@@ -175,10 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     here = Path.cwd()
     with tempfile.TemporaryDirectory(prefix="vbbench-board-") as folder:
         os.environ.setdefault("VBBENCH_HOME", str(Path(folder) / "home"))
-        fresh = build(Path(folder), date, args.bench, args.workers, speeds)
+        fresh = build(Path(folder), date, args.bench, args.workers, speeds, models, variants, args.data)
         os.chdir(here)
         if args.check:
-            problems = differences(fresh, RESULTS)
+            problems = differences(fresh, RESULTS, complete=not restricted)
             for problem in problems:
                 print(problem, file=sys.stderr)
             print(f"{len(list(fresh.rglob('*.json')))} results rebuilt; {len(problems)} differ from the committed ones")
