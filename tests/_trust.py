@@ -3,6 +3,7 @@ in-process (a bug's exception is re-raised with its traceback) or as an unprivil
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -83,3 +84,22 @@ def run_restricted(args: list, cwd: Path) -> subprocess.CompletedProcess:
         timeout=120,
         preexec_fn=_without_overrides if os.geteuid() == 0 else None,
     )
+
+
+def write_score_run(folder: Path, document: dict) -> Path:
+    """A score run's ``summary.json`` and ``per_image.csv`` as `vbbench score` writes them, made from a
+    results document's summary and per-image scores; returns the summary's path."""
+    from vbbench.io import csv_text
+    from vbbench.metrics import METRICS
+    from vbbench.score import per_image_columns
+
+    per_unit, names = document["per_unit"], document["summary"]["options"]["metrics"]
+    rows = [
+        {"image": image, "region": region, **{METRICS[n].raw_column: repr(by_metric[n][index]) for n in names}}
+        for region, by_metric in per_unit["scores"].items()
+        for index, image in enumerate(per_unit["ids"])
+    ]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "per_image.csv").write_text(csv_text(rows, per_image_columns(names)))
+    (folder / "summary.json").write_text(json.dumps(document["summary"]))
+    return folder / "summary.json"

@@ -4,61 +4,111 @@ boards match their results and the results match a fresh scoring run."""
 from __future__ import annotations
 
 import copy
+import csv
 import json
 import runpy
 import shutil
 from pathlib import Path
 
 import pytest
+from _trust import write_score_run
 from typer.testing import CliRunner
 
 from vbbench import leaderboard as boards
 from vbbench.cli import app
 from vbbench.results import ResultError, load_result, load_results, make_result, write_result
+from vbbench.variants import VARIANTS
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "leaderboards"
 runner = CliRunner()
 
 
-def committed_result(model: str = "sim-good") -> dict:
-    return json.loads((COMMITTED / "results" / "sample" / "generated" / f"{model}.json").read_text())
+BUILD = REPO / "scripts" / "build_sample_board.py"
+#: What CI rebuilds through the user's commands (the whole board, `build_sample_board.py --check`,
+#: takes about 13 minutes on 2 cores): one baseline on every still variant, and the PyTorch and a
+#: landscape MediaPipe baseline upright and in the call frame, 15 of the 72 results.
+CHECKED_RUNS = (
+    (("reference-onnx",), tuple(name for name in VARIANTS.names() if not VARIANTS[name].clips)),
+    (("reference", "mediapipe-landscape"), ("original", "call16x9")),
+)
+
+
+def committed_result(model: str = "reference-onnx", variant: str = "original") -> dict:
+    return json.loads((COMMITTED / "results" / "sample" / variant / f"{model}.json").read_text())
 
 
 def test_committed_leaderboards_are_up_to_date():
     assert boards.check(COMMITTED / "results", COMMITTED) == []
 
 
-def test_every_committed_results_file_is_valid():
+def test_the_committed_board_has_every_baseline_on_every_variant_of_the_benchmark_sample():
+    script = runpy.run_path(str(BUILD))
     results = load_results(COMMITTED / "results")
-    assert {r["model"]["name"] for r in results} >= {"sim-good", "sim-holes"}
+    found = {(r["model"]["name"], r["dataset"]["variant"]): r for r in results}
+    assert set(found) == {(model, variant) for model in script["BASELINES"] for variant in VARIANTS.names()}
+    split = list(csv.DictReader(open(REPO / "datasets" / "sample" / "split.csv")))
+    test_ids = sorted(row["id"] for row in split if row["split"] == "test")
+    assert len(test_ids) >= 150
+    for (model, variant), result in found.items():
+        assert not result["model"]["simulated"] and result["dataset"]["name"] == "sample"
+        n = result["summary"]["scores"]["whole"]["mad"]["n"]
+        if variant == "clips":
+            assert result["per_unit"]["unit"] == "clip" and n == script["CLIP_COUNT"], model
+        else:  # every portrait of the test split, none skipped
+            assert sorted(result["per_unit"]["ids"]) == test_ids and n == len(test_ids), (model, variant)
+    # The deployment runtimes carry speeds, on the call frame they were measured in.
+    for model in script["TIMED"]:
+        assert found[(model, "call16x9")]["model"]["speed"], model
 
 
-def test_committed_sample_results_reproduce_from_a_fresh_scoring_run(tmp_path, monkeypatch):
+@pytest.fixture(scope="session")
+def board_data(tmp_path_factory):
+    """The embedded sample prepared with every still variant, as the board has it."""
+    data = tmp_path_factory.mktemp("board-data")
+    variants = ",".join(CHECKED_RUNS[0][1])
+    result = runner.invoke(
+        app, ["prepare", "sample", "--data-dir", str(data), "--variants", variants, "--workers", "2", "--quiet"]
+    )
+    assert result.exit_code == 0, result.output
+    return data
+
+
+@pytest.mark.parametrize("models, variants", CHECKED_RUNS, ids=["every-still-variant", "runtimes"])
+def test_committed_results_reproduce_through_the_users_commands(board_data, tmp_path, monkeypatch, capsys, models,
+                                                                variants):  # fmt: skip
+    """predict → score --dataset sample --variant V → add-result, run by build_sample_board.py, gives
+    the committed files (baselines to 1e-5 relative: float kernels round per CPU)."""
     pytest.importorskip("onnxruntime", reason="the board's baselines need the model extra")
+    pytest.importorskip("torch", reason="the board's baselines need the model extra")
+    pytest.importorskip("ai_edge_litert", reason="the MediaPipe baselines need the mediapipe extra")
     monkeypatch.setenv("VBBENCH_HOME", str(tmp_path / "home"))  # a fresh ONNX export, not a cached one
-    reference = committed_result()
-    sample_results = runpy.run_path(str(REPO / "scripts" / "make_sample_results.py"))["sample_results"]
-    sample_results(tmp_path, reference["date"], workers=2)
-    for path in sorted((COMMITTED / "results" / "sample" / "generated").glob("*.json")):
-        fresh = json.loads((tmp_path / "sample" / "generated" / path.name).read_text())
-        old = json.loads(path.read_text())
-        # Simulated models are numpy on fixed inputs: the same bits on every machine. Baselines run
-        # float kernels whose last bits depend on the CPU's instruction set, which moves a few
-        # predicted pixels by one 8-bit level: measured 2e-7 relative between two CI machines.
-        rel = 1e-5 if not old["model"]["simulated"] else 1e-12
-        for region, by_metric in old["summary"]["scores"].items():
-            for metric, stats in by_metric.items():
-                new = fresh["summary"]["scores"][region][metric]
-                for key in ("mean", "std", "median", "ci95"):
-                    assert new[key] == pytest.approx(stats[key], rel=rel, abs=1e-15), (path.name, region, metric, key)
-                    new[key] = stats[key]
-        fresh["vbbench_version"] = old["vbbench_version"]
-        fresh["model"]["speed"] = old["model"]["speed"]  # measured by `vbbench bench`, not reproducible
-        fresh["model"]["speed_machine"] = old["model"]["speed_machine"]
-        fresh["model"]["speed_input"] = old["model"]["speed_input"]
-        fresh["summary"]["vbbench_version"] = old["summary"]["vbbench_version"]
-        assert fresh == old  # the rest byte for byte: weights digests, metadata, options, counts
+    main = runpy.run_path(str(BUILD))["main"]
+    arguments = ["--check", "--models", ",".join(models), "--variants", ",".join(variants), "--data", str(board_data)]
+    status = main(arguments)
+    output = capsys.readouterr()
+    assert status == 0, output.err
+    assert f"{len(models) * len(variants)} results rebuilt; 0 differ from the committed ones" in output.out
+
+
+def test_the_check_names_a_result_that_does_not_reproduce(tmp_path):
+    script = runpy.run_path(str(BUILD))
+    fresh, committed = tmp_path / "fresh", tmp_path / "committed"
+    document = committed_result()
+    write_result(document, fresh)
+    changed = copy.deepcopy(document)
+    changed["summary"]["scores"]["whole"]["mad"]["mean"] *= 1 + 1e-4
+    path = committed / "sample" / "original" / "reference-onnx.json"  # written as is: validation would refuse it
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(changed))
+    write_result(committed_result(variant="rot30"), committed)
+    problems = script["differences"](fresh, committed, complete=False)
+    mean = changed["summary"]["scores"]["whole"]["mad"]["mean"]
+    fresh_mean = document["summary"]["scores"]["whole"]["mad"]["mean"]
+    assert problems == [f"{path}: summary.scores.whole.mad.mean is {mean!r}, a fresh build gives {fresh_mean!r}"]
+    assert script["differences"](fresh, committed)[0] == (
+        f"{committed / 'sample' / 'rot30' / 'reference-onnx.json'}: not made by a fresh build"
+    )
 
 
 def test_build_is_deterministic_and_sorted_by_mad(tmp_path):
@@ -66,8 +116,12 @@ def test_build_is_deterministic_and_sorted_by_mad(tmp_path):
     shuffled = tmp_path / "results"
     shutil.copytree(COMMITTED / "results", shuffled)
     assert boards.render(shuffled) == first
-    table = first["README.md"].split("## sample / generated / whole")[1].split("## ")[0]
-    mads = {r["model"]["name"]: r["summary"]["scores"]["whole"]["mad"]["mean"] for r in load_results(shuffled)}
+    table = first["README.md"].split("### sample / original / whole")[1].split("## ")[0]
+    mads = {
+        r["model"]["name"]: r["summary"]["scores"]["whole"]["mad"]["mean"]
+        for r in load_results(shuffled)
+        if r["dataset"]["variant"] == "original"
+    }
     models = [
         cell
         for cell in (line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| "))
@@ -94,7 +148,7 @@ def test_check_names_a_stale_output(tmp_path):
     "edit, message",
     [
         (lambda d: d["model"].pop("name"), "field 'model.name' is missing"),
-        (lambda d: d.update(schema="other/2"), "field 'schema' must be 'vbbench-result/1', found 'other/2'"),
+        (lambda d: d.update(schema="other/2"), "field 'schema' must be 'vbbench-result/2', found 'other/2'"),
         (lambda d: d.update(date="25/11/2026"), "field 'date' must be an ISO date YYYY-MM-DD"),
         (lambda d: d["model"].update(simulated="yes"), "field 'model.simulated' must be bool, found str"),
         (
@@ -120,7 +174,7 @@ def test_check_names_a_stale_output(tmp_path):
 def test_invalid_results_name_file_and_field(tmp_path, edit, message):
     document = copy.deepcopy(committed_result())
     edit(document)
-    path = tmp_path / "sample" / "generated" / "sim-good.json"
+    path = tmp_path / "sample" / "original" / "reference-onnx.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(document))
     with pytest.raises(ResultError) as caught:
@@ -133,17 +187,17 @@ def test_invalid_results_name_file_and_field(tmp_path, edit, message):
 
 def test_a_results_file_must_sit_where_its_content_says(tmp_path):
     document = committed_result()
-    path = tmp_path / "sample" / "original" / "sim-good.json"
+    path = tmp_path / "sample" / "rot30" / "reference-onnx.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(document))
-    with pytest.raises(ResultError, match="must be stored as <results>/sample/generated/sim-good.json"):
+    with pytest.raises(ResultError, match="must be stored as <results>/sample/original/reference-onnx.json"):
         load_result(path)
 
 
 def test_add_result_round_trip(tmp_path):
-    summary = committed_result()["summary"]
-    summary_path = tmp_path / "summary.json"
-    summary_path.write_text(json.dumps(summary))
+    committed = committed_result()
+    summary = committed["summary"]
+    summary_path = write_score_run(tmp_path / "scores", committed)
     meta = tmp_path / "model.json"
     meta.write_text(json.dumps({"parameters": 123, "input_size": "256x144", "runtime": "onnxruntime"}))
     result = runner.invoke(
@@ -162,89 +216,50 @@ def test_add_result_round_trip(tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    written = load_result(tmp_path / "results" / "sample" / "generated" / "my-net.json")
+    written = load_result(tmp_path / "results" / "sample" / "original" / "my-net.json")
     assert written["model"]["parameters"] == 123 and written["model"]["simulated"] is False
     assert written["summary"]["scores"] == summary["scores"]
+    assert written["per_unit"] == committed["per_unit"]  # read back from the per_image.csv
     assert (
         make_result(
             summary,
             {"name": "my-net", "parameters": 123, "input_size": "256x144", "runtime": "onnxruntime"},
             "2026-11-25",
+            per_unit=committed["per_unit"],
         )
         == written
     )
     path = write_result(written, tmp_path / "again")
-    assert path == tmp_path / "again" / "sample" / "generated" / "my-net.json"
+    assert path == tmp_path / "again" / "sample" / "original" / "my-net.json"
 
 
-def test_speed_numbers_give_a_deterministic_accuracy_versus_speed_plot(tmp_path):
-    def without_speeds(folder):
-        shutil.copytree(COMMITTED / "results", folder)
-        for result in folder.rglob("*.json"):
-            document = json.loads(result.read_text())
-            document["model"]["speed"] = document["model"]["speed_machine"] = document["model"]["speed_input"] = None
-            result.write_text(json.dumps(document))
-        return folder
-
-    results = without_speeds(tmp_path / "results")
-    bare = without_speeds(tmp_path / "bare")
-    path = results / "sample" / "generated" / "sim-good.json"
-    document = json.loads(path.read_text())
-    document["model"]["speed"] = {"640x360": 31.5, "1280x720": 12.25}
-    document["model"]["speed_machine"] = "test box, 2 logical CPUs"
-    document["model"]["speed_input"] = "256x144"
-    path.write_text(json.dumps(document))
+def test_plots_are_deterministic_and_a_left_over_plot_is_stale(tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
-    boards.build(results, first)
-    boards.build(results, second)
-    png = (first / boards.PLOT).read_bytes()
-    assert png.startswith(b"\x89PNG\r\n\x1a\n") and png == (second / boards.PLOT).read_bytes()
-    assert b"Software" not in png and b"matplotlib" not in png  # no version stamp to go stale
+    boards.build(COMMITTED / "results", first)
+    boards.build(COMMITTED / "results", second)
+    plots = sorted(path.name for path in first.glob("*.png"))
+    assert {"robustness-sample.png", "accuracy_vs_speed-sample-call16x9.png"} <= set(plots)
     readme = (first / "README.md").read_text()
-    assert f"![accuracy versus speed]({boards.PLOT})" in readme
-    # The speed table: frame sizes smallest first, the machine beside the numbers.
-    assert (
-        "| model | dataset/variant | parameters | model input | FPS at 640x360 | FPS at 1280x720 | measured on |"
-        "\n|---|---|---|---|---|---|---|\n"
-        "| sim-good | sample/generated | — | 256x144 | 31.5 | 12.2 | test box, 2 logical CPUs |\n"
-    ) in readme
-    page = (first / "index.html").read_text()
-    assert f'<img src="{boards.PLOT}"' in page
-    assert (
-        "<td>sim-good</td><td>sample/generated</td><td>—</td><td>256x144</td><td>31.5</td><td>12.2</td>"
-        "<td>test box, 2 logical CPUs</td>"
-    ) in page
-    assert boards.check(results, first) == []
-    # The plot's points: one per frame size, MAD in display units (×1e-3).
-    mad = document["summary"]["scores"]["whole"]["mad"]["mean"] * 1e3
-    assert boards._speed_points(load_results(results)) == {
-        "1280x720": [("sim-good (sample/generated)", 12.25, mad)],
-        "640x360": [("sim-good (sample/generated)", 31.5, mad)],
-    }
-    # Results without speeds: the plot's link and a left-over plot are stale; rebuilding removes it.
-    assert boards.check(bare, first) == [str(first / name) for name in ("README.md", "index.html", boards.PLOT)]
+    for name in plots:
+        png = (first / name).read_bytes()
+        assert png.startswith(b"\x89PNG\r\n\x1a\n") and png == (second / name).read_bytes(), name
+        assert b"Software" not in png and b"matplotlib" not in png  # no version stamp to go stale
+        assert f"({name})" in readme, name
+    # Results without speeds: the speed plot and its links are stale; rebuilding removes the plot.
+    bare = tmp_path / "bare"
+    shutil.copytree(COMMITTED / "results", bare)
+    for path in bare.rglob("*.json"):
+        document = json.loads(path.read_text())
+        document["model"]["speed"] = document["model"]["speed_machine"] = document["model"]["speed_input"] = None
+        path.write_text(json.dumps(document))
+    stale = boards.check(bare, first)
+    assert str(first / "accuracy_vs_speed-sample-call16x9.png") in stale and str(first / "README.md") in stale
     boards.build(bare, first)
-    assert not (first / boards.PLOT).exists() and boards.check(bare, first) == []
-
-
-def test_shen_set_also_gets_the_seed_papers_table1_units(tmp_path):
-    document = committed_result()
-    document["dataset"].update(name="shen2016", variant="original")
-    document["summary"]["dataset"] = dict(document["dataset"])
-    write_result(document, tmp_path)
-    readme = boards.render(tmp_path)["README.md"]
-    table = readme.split("## shen2016 / original: the seed paper's Table 1 units")[1].split("## ")[0]
-    assert "| model | MAD (×10⁻²) | Gradient (×10⁻³) |" in table
-    mad = document["summary"]["scores"]["whole"]["mad"]
-    low, high = (value * 100 for value in mad["ci95"])
-    assert f"| sim-good | {mad['mean'] * 100:.3f} [{low:.3f}, {high:.3f}] |" in table
-    # Other sets get no such table.
-    assert "Table 1" not in boards.render(COMMITTED / "results")["README.md"]
+    assert not (first / "accuracy_vs_speed-sample-call16x9.png").exists() and boards.check(bare, first) == []
 
 
 def test_add_result_takes_speeds_from_a_bench_report(tmp_path):
-    summary_path = tmp_path / "summary.json"
-    summary_path.write_text(json.dumps(committed_result()["summary"]))
+    summary_path = write_score_run(tmp_path / "scores", committed_result())
     bench = tmp_path / "bench.json"
     bench.write_text(
         json.dumps(
@@ -271,7 +286,7 @@ def test_add_result_takes_speeds_from_a_bench_report(tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    model = load_result(tmp_path / "results" / "sample" / "generated" / "fast-net.json")["model"]
+    model = load_result(tmp_path / "results" / "sample" / "original" / "fast-net.json")["model"]
     assert model["speed"] == {"1280x720": 12.5}
     assert model["speed_machine"] == "box (AVX2), 4 logical CPUs, Linux x86_64, 2 runtime threads"
     assert model["speed_input"] == "256x144"

@@ -147,3 +147,20 @@ def _running(pid: int) -> bool:
             return stream.read().split(") ")[1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_the_wheel_ships_every_package_and_every_data_file():
+    """A plain `pip install .` (the README's first command) installs what pyproject.toml lists: every
+    vbbench package and every file of datasets/ must be in it (vbbench.leaderboard once was not)."""
+    import fnmatch
+
+    import tomllib
+
+    repo = Path(__file__).resolve().parents[1]
+    setup = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = {".".join(path.parent.relative_to(repo).parts) for path in (repo / "vbbench").rglob("__init__.py")}
+    assert packages <= set(setup["packages"])
+    patterns = setup["package-data"]["vbbench_datasets"]
+    data = [path.relative_to(repo / "datasets").as_posix() for path in (repo / "datasets").rglob("*") if path.is_file()]
+    unshipped = [name for name in data if not any(fnmatch.fnmatch(name, pattern) for pattern in patterns)]
+    assert unshipped == []

@@ -22,9 +22,17 @@ from vbbench.results import (
 COMMITTED = Path(__file__).resolve().parents[1] / "leaderboards" / "results"
 
 
+GOOD = COMMITTED / "sample" / "original" / "reference-onnx.json"
+
+
 def a_summary() -> dict:
     """A real vbbench-score/1 summary (from the committed sample results)."""
-    return json.loads((COMMITTED / "sample" / "generated" / "sim-good.json").read_text())["summary"]
+    return json.loads(GOOD.read_text())["summary"]
+
+
+def its_per_unit() -> dict:
+    """The per-image scores of that summary."""
+    return json.loads(GOOD.read_text())["per_unit"]
 
 
 def test_make_result_wraps_summary_with_metadata_and_provenance():
@@ -42,10 +50,10 @@ def test_make_result_wraps_summary_with_metadata_and_provenance():
         "macs": 43_800_000,
     }
     document = make_result(summary, meta, "2026-11-26")
-    assert document["schema"] == SCHEMA == "vbbench-result/1"
+    assert document["schema"] == SCHEMA == "vbbench-result/2"
     assert document["benchmark_version"] == BENCHMARK_VERSION and document["vbbench_version"] == __version__
     assert document["dataset"] == {
-        key: summary["dataset"][key] for key in ("name", "variant", "revision", "split_sha256")
+        key: summary["dataset"][key] for key in ("name", "variant", "revision", "split_sha256", "partial")
     }
     assert document["model"] == {**meta, "description": "", "simulated": False}
     # The run's clock time is replaced by the date, so the same inputs give the same file ...
@@ -62,9 +70,9 @@ def test_dataset_provenance_can_be_given_explicitly():
 
 
 def test_write_then_load_round_trips_byte_for_byte(tmp_path):
-    document = make_result(a_summary(), {"name": "my-net", "parameters": 10}, "2026-11-25")
+    document = make_result(a_summary(), {"name": "my-net", "parameters": 10}, "2026-11-25", per_unit=its_per_unit())
     path = write_result(document, tmp_path)
-    assert path == tmp_path / "sample" / "generated" / "my-net.json"
+    assert path == tmp_path / "sample" / "original" / "my-net.json"
     first = path.read_bytes()
     assert load_result(path) == document
     write_result(load_result(path), tmp_path)
@@ -73,14 +81,14 @@ def test_write_then_load_round_trips_byte_for_byte(tmp_path):
 
 
 def test_write_refuses_an_invalid_document(tmp_path):
-    document = make_result(a_summary(), {"name": "my net/../x"}, "2026-11-25")
+    document = make_result(a_summary(), {"name": "my net/../x"}, "2026-11-25", per_unit=its_per_unit())
     with pytest.raises(ResultError, match=r"field 'model.name' must be a plain name"):
         write_result(document, tmp_path)
     assert not any(tmp_path.rglob("*.json"))
 
 
 def test_unreadable_and_missing_inputs_name_the_path(tmp_path):
-    broken = tmp_path / "sample" / "generated" / "broken.json"
+    broken = tmp_path / "sample" / "original" / "broken.json"
     broken.parent.mkdir(parents=True)
     broken.write_text("{not json")
     with pytest.raises(ResultError, match=rf"^{broken}: not a readable JSON file"):
@@ -95,7 +103,7 @@ def test_unreadable_and_missing_inputs_name_the_path(tmp_path):
 def test_a_number_given_as_text_is_named_with_its_field(tmp_path):
     document = make_result(a_summary(), {"name": "x"}, "2026-11-25")
     document["summary"]["scores"]["whole"]["mad"]["mean"] = "0.01"
-    path = tmp_path / "sample" / "generated" / "x.json"
+    path = tmp_path / "sample" / "original" / "x.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(document))
     with pytest.raises(ResultError) as caught:
@@ -105,7 +113,7 @@ def test_a_number_given_as_text_is_named_with_its_field(tmp_path):
 
 def test_load_results_reads_every_file_sorted_by_path(tmp_path):
     for name in ("zeta", "alpha", "mid"):
-        write_result(make_result(a_summary(), {"name": name}, "2026-11-25"), tmp_path)
+        write_result(make_result(a_summary(), {"name": name}, "2026-11-25", per_unit=its_per_unit()), tmp_path)
     assert [r["model"]["name"] for r in load_results(tmp_path)] == ["alpha", "mid", "zeta"]
 
 

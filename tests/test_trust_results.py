@@ -12,16 +12,16 @@ import shutil
 from pathlib import Path
 
 import pytest
-from _trust import cli, make_pairs, tree_hashes
+from _trust import cli, make_pairs, tree_hashes, write_score_run
 
 from vbbench import leaderboard as boards
 from vbbench import score as scoring
 from vbbench.errors import ResultError
 from vbbench.metrics import Conventions
-from vbbench.results import load_result, load_results, make_result, write_result
+from vbbench.results import load_result, load_results, make_result, per_unit_scores, write_result
 
 COMMITTED = Path(__file__).resolve().parents[1] / "leaderboards" / "results"
-GOOD = Path("sample") / "generated" / "sim-good.json"
+GOOD = Path("sample") / "original" / "reference-onnx.json"
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def test_leaderboard_check_refuses_impossible_numbers_naming_file_and_field(resu
 
 def test_check_lists_every_invalid_file_not_only_the_first(results, tmp_path):
     _edit(results / GOOD, lambda d: _whole(d)["mad"].update(mean=-1.0))
-    other = results / "sample" / "generated" / "sim-holes.json"
+    other = results / "sample" / "original" / "mediapipe-general.json"
     _edit(other, lambda d: d["model"].update(speed={"640x360": True}))
     result = cli("leaderboard", "--results", results, "--out", tmp_path / "board", "--check")
     assert result.exit_code == 1
@@ -133,28 +133,33 @@ def test_check_lists_every_invalid_file_not_only_the_first(results, tmp_path):
 
 
 def test_consistently_halved_numbers_pass_validation_and_are_left_to_the_rescoring_hook(results, tmp_path):
-    # Halving a whole row keeps every number in range and the mean inside its interval: only
-    # scoring again can tell. `check` takes that re-scoring as a hook (issue 14 plugs it in).
+    # Halving a whole row, per-image scores included, keeps every number in range, the mean inside
+    # its interval and equal to the per-image mean: only scoring again can tell. `check` takes that
+    # re-scoring as a hook (scripts/build_sample_board.py --check is the full one).
     def halve(document):
         for stats in _whole(document).values():
             stats.update(mean=stats["mean"] / 2, median=stats["median"] / 2, std=stats["std"] / 2)
             stats["ci95"] = [value / 2 for value in stats["ci95"]]
+        for values in document["per_unit"]["scores"]["whole"].values():
+            values[:] = [value / 2 for value in values]
 
     _edit(results / GOOD, halve)
     load_results(results)  # valid as data
-    committed = {r["model"]["name"]: r["summary"]["scores"] for r in load_results(COMMITTED)}
+    committed = {(r["model"]["name"], r["dataset"]["variant"]): r["summary"]["scores"] for r in load_results(COMMITTED)}
 
     def rescore(documents):
         return [
-            f"{d['model']['name']}: the scores differ from a fresh run"
+            f"{d['model']['name']} on {d['dataset']['variant']}: the scores differ from a fresh run"
             for d in documents
-            if d["summary"]["scores"] != committed[d["model"]["name"]]
+            if d["summary"]["scores"] != committed[(d["model"]["name"], d["dataset"]["variant"])]
         ]
 
     board = tmp_path / "board"
     boards.build(results, board)
     assert boards.check(results, board) == []
-    with pytest.raises(ResultError, match=r"^1 results do not reproduce when scored again:\n  sim-good: the scores"):
+    with pytest.raises(
+        ResultError, match=r"^1 results do not reproduce when scored again:\n  reference-onnx on original: the scores"
+    ):
         boards.check(results, board, rescore=rescore)
     assert boards.check(COMMITTED, COMMITTED.parent, rescore=rescore) == []
 
@@ -173,31 +178,33 @@ def test_non_reference_results_are_never_ranked_beside_reference_ones(tmp_path):
     summary = copy.deepcopy(scored.summary)
     for stats in summary["scores"]["whole"].values():  # better than every model, to tempt the ranking
         stats.update(mean=0.0, median=0.0, std=0.0, ci95=[0.0, 0.0])
-    write_result(make_result(summary, {"name": "row-major-net"}, "2026-11-25", dataset=provenance), folder)
-    readme = boards.render(folder)["README.md"]
-    reference = readme.split("## sample / generated / whole\n")[1].split("\n## ")[0]
-    apart = readme.split("## sample / generated / whole (non-reference conventions: conn_ties=row-major)\n")[1]
-    apart = apart.split("\n## ")[0]
-    assert "row-major-net" not in reference and "| sim-good |" in reference
-    assert "| row-major-net |" in apart and "sim-good" not in apart
+    per_unit = per_unit_scores([{**row, **dict.fromkeys(summary["options"]["metrics"], 0.0)} for row in scored.rows],
+                               summary["options"]["metrics"])  # fmt: skip
+    speed = {"speed": {"640x360": 999.0}, "speed_machine": "box", "speed_input": "256x144"}  # and to tempt the plot
+    model = {"name": "row-major-net", **speed}
+    write_result(make_result(summary, model, "2026-11-25", dataset=provenance, per_unit=per_unit), folder)
+    outputs = boards.render(folder)
+    readme = outputs["README.md"]
+    reference = readme.split("### sample / original / whole\n")[1].split("\n### ")[0]
+    apart = readme.split("### sample / original / whole (non-reference conventions: conn_ties=row-major)\n")[1]
+    apart = apart.split("\n### ")[0]
+    assert "row-major-net" not in reference and "| reference-onnx |" in reference
+    assert "| row-major-net |" in apart and "reference-onnx" not in apart
     assert "not comparable with the reference tables" in apart
-    rows = [line for line in boards.render(folder)["leaderboard.csv"].splitlines() if ",row-major-net," in line]
+    rows = [line for line in outputs["leaderboard.csv"].splitlines() if ",row-major-net," in line]
     assert rows and all(line.endswith(",conn_ties=row-major") for line in rows)
-    labels = [label for points in boards._speed_points(load_results(folder)).values() for label, _, _ in points]
-    assert labels and not any(label.startswith("row-major-net") for label in labels)
+    assert "accuracy_vs_speed-sample-original.png" not in outputs  # its speed is not plotted either
 
 
 # ---- add-result ------------------------------------------------------------------------------
 
 
-def _summary_file(tmp_path: Path, change=None) -> Path:
-    summary = load_result(COMMITTED / GOOD)["summary"]
+def _summary_file(tmp_path: Path, change=None, source: Path = GOOD) -> Path:
+    """A score run (summary and per-image scores) of a committed result, its summary changed."""
+    document = load_result(COMMITTED / source)
     if change:
-        change(summary)
-    path = tmp_path / "scores" / "summary.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary))
-    return path
+        change(document["summary"])
+    return write_score_run(tmp_path / "scores", document)
 
 
 ADD_RESULT_CASES = {
@@ -260,16 +267,15 @@ def test_add_result_never_overwrites_without_replace_and_keeps_what_it_does_not_
     results = tmp_path / "results"
     base = ["add-result", summary, "--model", "my-net", "--results", results, "--date", "2026-11-25"]
     assert cli(*base, "--bench", bench).exit_code == 0
-    path = results / "sample" / "generated" / "my-net.json"
+    path = results / "sample" / "original" / "my-net.json"
     first = path.read_bytes()
-    # the same model again, with new scores: refused, the file left as it was
-    newer = _summary_file(
-        tmp_path, lambda s: s["scores"]["whole"]["mad"].update(mean=s["scores"]["whole"]["mad"]["ci95"][0])
-    )
+    # the same model again, with new scores (another model's run on the same images): refused,
+    # the file left as it was
+    newer = _summary_file(tmp_path, source=Path("sample") / "original" / "mediapipe-general.json")
     before = tree_hashes(newer, bench)
     result = cli(*base[:-2], "--date", "2026-11-26")
     assert result.exit_code == 1
-    assert f"error: {path}: a result of my-net on sample/generated exists already; pass --replace" in result.output
+    assert f"error: {path}: a result of my-net on sample/original exists already; pass --replace" in result.output
     assert path.read_bytes() == first
     # with --replace: the new scores and date, the recorded speed kept
     result = cli(*base[:-2], "--date", "2026-11-26", "--replace")

@@ -978,6 +978,8 @@ def leaderboard(
     from vbbench.errors import ResultError
     from vbbench.guards import check_outputs
 
+    for line in boards.warnings_of(results):
+        typer.secho(f"warning: {line}", err=True, fg=typer.colors.YELLOW)
     if check:
         stale = boards.check(results, out)
         if stale:
@@ -986,7 +988,7 @@ def leaderboard(
         return
     # Only writability: the board's files are never *.json, so they cannot mix with the results
     # (and --out holds --results by default).
-    check_outputs(files={f"--out file {name}": out / name for name in boards.OUTPUT_NAMES})
+    check_outputs(folders={"--out": out})
     for path in boards.build(results, out):
         typer.echo(f"wrote {path}")
 

@@ -1,15 +1,21 @@
 """Leaderboard results files: one per (benchmark version, dataset, variant, model).
 
-A results file wraps a ``vbbench score`` summary with the model's metadata and the data's
-provenance, under the schema ``vbbench-result/1`` (documented in ``docs/leaderboard.md``)::
+A results file wraps a ``vbbench score`` summary with the model's metadata, the data's
+provenance and every per-image (per-clip, for clips) score, under the schema
+``vbbench-result/2`` (documented in ``docs/leaderboard.md``)::
 
-    {"schema": "vbbench-result/1", "benchmark_version": "1", "vbbench_version": "0.1.0",
+    {"schema": "vbbench-result/2", "benchmark_version": "2", "vbbench_version": "0.1.0",
      "date": "2026-11-25",
      "dataset": {"name", "variant", "revision", "split_sha256", "partial"},
      "model": {"name", "description", "simulated", "parameters", "macs", "input_size", "runtime",
                "weights_sha256", "speed": {"640x360": fps, ...} or null,
                "speed_machine": "CPU, cores, OS, threads" or null, "speed_input": "WxH" or null},
-     "summary": {... the vbbench-score/1 summary ...}}
+     "summary": {... the vbbench-score/1 summary ...},
+     "per_unit": {"unit": "image" or "clip", "ids": [...],
+                  "scores": {region: {metric: [one raw value per id]}}}}
+
+The per-unit scores are what makes two results comparable later, image by image
+(:mod:`vbbench.compare`); their means must equal the summary's, so an edited number is caught.
 
 Files live at ``leaderboards/results/<dataset>/<variant>/<model>.json``; :func:`load_result`
 validates on read and names the file and the field that is wrong. Validation is of the data, not
@@ -47,12 +53,16 @@ __all__ = [
     "is_reference",
     "speed_from_bench",
     "bench_fields",
+    "per_unit_scores",
 ]
 
-SCHEMA = "vbbench-result/1"
+SCHEMA = "vbbench-result/2"
 #: Bumped when a change makes new numbers incomparable with old ones (metric definitions,
-#: split or variants). Results of another benchmark version are listed separately.
-BENCHMARK_VERSION = "1"
+#: split or variants). Results of another benchmark version are listed separately. Version 2:
+#: the benchmark-size sample (its own split) and the float32 / exact-integer metrics core.
+BENCHMARK_VERSION = "2"
+#: Relative agreement required between a summary's means and the means of its per-unit scores.
+PER_UNIT_TOLERANCE = 1e-9
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 #: The model fields of a results file (besides ``name``), in the order they are written.
 MODEL_FIELDS = (
@@ -88,8 +98,33 @@ def is_reference(document: dict[str, Any]) -> bool:
     return bool(document["summary"].get("reference_conventions", True))
 
 
+def per_unit_scores(rows: list[dict[str, Any]], metrics: list[str], unit: str = "image") -> dict[str, Any]:
+    """The ``per_unit`` block from per-image (or per-clip) rows: ids in order, one list per region
+    and metric.
+
+    Examples
+    --------
+    >>> rows = [{"image": "a", "region": "whole", "mad": 0.1}, {"image": "b", "region": "whole", "mad": 0.3}]
+    >>> per_unit_scores(rows, ["mad"])
+    {'unit': 'image', 'ids': ['a', 'b'], 'scores': {'whole': {'mad': [0.1, 0.3]}}}
+    """
+    key = "clip" if unit == "clip" else "image"
+    ids = list(dict.fromkeys(str(row[key]) for row in rows))
+    position = {item: index for index, item in enumerate(ids)}
+    scores: dict[str, dict[str, list[float]]] = {}
+    for row in rows:
+        region = scores.setdefault(str(row["region"]), {name: [float("nan")] * len(ids) for name in metrics})
+        for name in metrics:
+            region[name][position[str(row[key])]] = float(row[name])
+    return {"unit": key, "ids": ids, "scores": scores}
+
+
 def make_result(
-    summary: dict[str, Any], model: dict[str, Any], date: str, dataset: dict[str, Any] | None = None
+    summary: dict[str, Any],
+    model: dict[str, Any],
+    date: str,
+    dataset: dict[str, Any] | None = None,
+    per_unit: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build a results document from a score summary and model metadata.
 
@@ -106,7 +141,10 @@ def make_result(
         ISO date of the run (YYYY-MM-DD). It also replaces the summary's ``created`` time, so
         the same inputs give the same file.
     dataset : dict, optional
-        ``name``, ``variant``, ``revision``, ``split_sha256``; default the summary's ``dataset``.
+        ``name``, ``variant``, ``revision``, ``split_sha256``, ``partial``; default the summary's
+        ``dataset``.
+    per_unit : dict, optional
+        The per-image (or per-clip) scores, :func:`per_unit_scores`.
 
     Returns
     -------
@@ -146,6 +184,7 @@ def make_result(
             "speed_input": model.get("speed_input"),
         },
         "summary": summary,
+        "per_unit": per_unit,
     }
 
 
@@ -266,8 +305,6 @@ def validate_result(document: Any, where: str | os.PathLike) -> dict[str, Any]:
             raise ResultError(f"{where}: field 'dataset.{key}' must be a string or null, found {value!r}")
     model = _require(document, "model", dict, where)
     _require(document, "model.simulated", bool, where)
-    if not isinstance(document["dataset"].get("partial", False), bool):
-        raise ResultError(f"{where}: field 'dataset.partial' must be true or false")
     for key in ("description", "input_size", "runtime", "weights_sha256"):
         value = model.get(key)
         if value is not None and not isinstance(value, str):
@@ -292,12 +329,55 @@ def validate_result(document: Any, where: str | os.PathLike) -> dict[str, Any]:
     speed_input = model.get("speed_input")
     if speed_input is not None and not (isinstance(speed_input, str) and re.fullmatch(r"\d+x\d+", speed_input)):
         raise ResultError(f"{where}: field 'model.speed_input' must be a model input size WxH, or null")
+    partial = document["dataset"].get("partial", False)
+    if not isinstance(partial, bool):
+        raise ResultError(f"{where}: field 'dataset.partial' must be true or false, found {partial!r}")
     summary = _require(document, "summary", dict, where)
     try:
         validate_summary(summary, str(where), prefix="summary.")
     except ScoreError as problem:
         raise ResultError(str(problem)) from None
+    _validate_per_unit(document, where)
     return document
+
+
+def _validate_per_unit(document: dict[str, Any], where: str | os.PathLike) -> None:
+    """The per-unit scores exist, fit the summary (same regions, metrics and counts) and average
+    to its means."""
+    import math
+
+    per_unit = _require(document, "per_unit", dict, where)
+    unit = per_unit.get("unit")
+    if unit not in ("image", "clip"):
+        raise ResultError(f"{where}: field 'per_unit.unit' must be 'image' or 'clip', found {unit!r}")
+    ids = per_unit.get("ids")
+    if not isinstance(ids, list) or not ids or not all(isinstance(item, str) for item in ids):
+        raise ResultError(f"{where}: field 'per_unit.ids' must list the scored {unit}s' ids")
+    if len(set(ids)) != len(ids):
+        raise ResultError(f"{where}: field 'per_unit.ids' lists an id twice")
+    scores = per_unit.get("scores")
+    summary_scores = document["summary"]["scores"]
+    if not isinstance(scores, dict) or set(scores) != set(summary_scores):
+        raise ResultError(
+            f"{where}: field 'per_unit.scores' must have the summary's regions ({', '.join(summary_scores)})"
+        )
+    for region, by_metric in summary_scores.items():
+        given = scores[region]
+        if not isinstance(given, dict) or set(given) != set(by_metric):
+            raise ResultError(f"{where}: field 'per_unit.scores.{region}' must have the summary's metrics")
+        for name, stats in by_metric.items():
+            field = f"per_unit.scores.{region}.{name}"
+            values = given[name]
+            if not isinstance(values, list) or len(values) != stats["n"] or len(values) > len(ids):
+                raise ResultError(f"{where}: field '{field}' must hold {stats['n']} values, one per {unit}")
+            if not all(is_number(value) for value in values):
+                raise ResultError(f"{where}: field '{field}' must hold finite numbers")
+            mean = math.fsum(values) / len(values)
+            if abs(mean - stats["mean"]) > PER_UNIT_TOLERANCE * max(abs(mean), abs(stats["mean"])) + 1e-15:
+                raise ResultError(
+                    f"{where}: field '{field}' averages to {mean!r}, but 'summary.scores.{region}.{name}.mean' "
+                    f"is {stats['mean']!r}: the numbers were changed after scoring; score again"
+                )
 
 
 def result_path(root: str | os.PathLike, document: dict[str, Any]) -> Path:
@@ -351,6 +431,29 @@ def load_results(root: str | os.PathLike) -> list[dict[str, Any]]:
     if problems:
         raise ResultError(listing(problems, f"results files under {root} are invalid"))
     return results
+
+
+def _per_unit_beside(summary_path: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """The per-image (or, for clips, per-clip) scores written beside a ``summary.json``."""
+    from vbbench.score import read_per_image
+
+    clips = summary["options"].get("unit") == "clip"
+    path = summary_path.with_name("per_clip.csv" if clips else "per_image.csv")
+    if not path.is_file():
+        raise ResultError(
+            f"{path}: missing; add-result keeps every {'clip' if clips else 'image'}'s scores with the result, "
+            "so give the summary.json of a complete `vbbench score --out` folder"
+        )
+    try:
+        if clips:
+            from vbbench.score_clips import read_per_clip
+
+            rows = read_per_clip(path)
+        else:
+            rows = read_per_image(path)
+    except ScoreError as problem:
+        raise ResultError(str(problem)) from None
+    return per_unit_scores(rows, summary["options"]["metrics"], "clip" if clips else "image")
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
@@ -418,6 +521,7 @@ def add_result(
         raise ResultError(
             f"{summary_path}: scored with --gt, so it names no dataset; score with --dataset NAME --variant V"
         )
+    per_unit = _per_unit_beside(Path(summary_path), loaded)
     given = _read_json(Path(meta), "model metadata") if meta else {}
     if bench:
         given.update(bench_fields(_read_json(Path(bench), "bench report"), bench))
@@ -425,7 +529,7 @@ def add_result(
     if date is not None:
         parse_date(date, f"--date {date}")
     day = date or datetime.datetime.now(datetime.timezone.utc).date().isoformat()
-    document = make_result(loaded, metadata, day)
+    document = make_result(loaded, metadata, day, per_unit=per_unit)
     path = result_path(results_dir, document)
     sources = ", ".join(str(source) for source in (summary_path, meta, bench) if source)
     validate_result(document, f"{path} (made from {sources})")

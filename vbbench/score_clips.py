@@ -69,6 +69,7 @@ __all__ = [
     "score_clip",
     "score_clip_directories",
     "write_clip_outputs",
+    "read_per_clip",
     "per_clip_columns",
 ]
 
@@ -420,3 +421,33 @@ def write_clip_outputs(result: ClipScoreResult, out_dir: str | os.PathLike) -> t
     if result.checkpoint is not None:
         result.checkpoint.unlink(missing_ok=True)
     return frames_csv, clips_csv, summary_json
+
+
+def read_per_clip(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Rows of a ``per_clip.csv``, keyed ``clip``, ``region``, ``frames`` and metric names.
+
+    Raises
+    ------
+    ScoreError
+        If the file is unreadable or a column is not a known metric with its unit.
+    """
+    from vbbench.io import read_csv
+
+    try:
+        raw = read_csv(path)
+    except OSError as problem:
+        raise ScoreError(f"{path}: cannot be read ({problem.strerror or problem})") from None
+    by_column = {spec.raw_column: name for name, spec in [*METRICS.items(), *TEMPORAL_METRICS.items()]}
+    rows = []
+    for row in raw:
+        parsed: dict[str, Any] = {
+            "clip": row.pop("clip"),
+            "region": row.pop("region"),
+            "frames": int(row.pop("frames")),
+        }
+        for column, value in row.items():
+            if column not in by_column:
+                raise ScoreError(f"{path}: column {column!r} is not a metric with its unit (e.g. 'dtssd [alpha]')")
+            parsed[by_column[column]] = float(value)
+        rows.append(parsed)
+    return rows
