@@ -224,3 +224,12 @@ def test_a_lead_below_the_tables_precision_is_called_negligible(tmp_path):
     table = boards.render(tmp_path / "results")["README.md"].split("### sample / original / whole")[1]
     row = next(line for line in table.splitlines() if line.startswith("| export-a |"))
     assert row.split("|")[-2].strip().startswith("negligible lead (1.0e-05 [1.0e-05, 1.0e-05])")
+
+
+def test_without_matplotlib_the_board_names_the_extra(board, tmp_path, monkeypatch):
+    root, _ = board
+    monkeypatch.setitem(__import__("sys").modules, "matplotlib", None)  # as a core-only install has it
+    out = CliRunner().invoke(app, ["leaderboard", "--results", str(root), "--out", str(tmp_path / "out")])
+    assert out.exit_code != 0 and "Traceback" not in out.output
+    assert "error: the board's plots need matplotlib: pip install 'vbbench[plot]'" in out.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -12,16 +12,24 @@ import io
 from collections import defaultdict
 from typing import Any
 
-from vbbench.errors import ResultError
+from vbbench.errors import ResultError, UsageError
 from vbbench.leaderboard.groups import MAIN_METRIC, conventions_label, metric_spec
 
 __all__ = ["accuracy_speed_plot", "robustness_plot"]
 
 
-def _figure(width: float, height: float):
-    import matplotlib
-
+def _matplotlib():
+    """matplotlib with the Agg backend, or the extra to install (it is not a core dependency)."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise UsageError("the board's plots need matplotlib: pip install 'vbbench[plot]'") from None
     matplotlib.use("Agg")
+    return matplotlib
+
+
+def _figure(width: float, height: float):
+    _matplotlib()
     from matplotlib.figure import Figure  # a bare Figure: no pyplot state shared with callers
 
     return Figure(figsize=(width, height), dpi=100)
@@ -34,9 +42,7 @@ def _png(figure) -> bytes:
 
 
 def _styles(labels: list[str]):
-    import matplotlib
-
-    colours = matplotlib.colormaps["tab10"]
+    colours = _matplotlib().colormaps["tab10"]
     return {label: (colours(index % 10), "osD^v<>ph*"[index % 10]) for index, label in enumerate(labels)}
 
 
@@ -69,6 +75,7 @@ def accuracy_speed_plot(results: list[dict[str, Any]]) -> bytes | None:
                 points[size].append((result["model"]["name"], float(fps), whole[MAIN_METRIC]["mean"] * scale))
     if not points:
         return None
+    _matplotlib()  # first: a clear error without the plot extra
     from matplotlib.lines import Line2D
 
     sizes = sorted(points, key=pixels)
@@ -93,6 +100,7 @@ def accuracy_speed_plot(results: list[dict[str, Any]]) -> bytes | None:
 
 def robustness_plot(means: dict[str, dict[str, float]], variants: list[str], title: str) -> bytes:
     """Each model's mean MAD on every variant: one line per model, variants along the x axis."""
+    _matplotlib()  # first: a clear error without the plot extra
     from matplotlib.lines import Line2D
 
     models = sorted(means)
