@@ -36,19 +36,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+from vbbench.models.registry import MODELS
+
 REPO = Path(__file__).resolve().parents[1]
 BOARD = REPO / "leaderboards"
 RESULTS = BOARD / "results"
 DATASET = "sample"
-#: Every registered baseline.
-BASELINES = (
-    "reference",
-    "reference-onnx",
-    "reference-onnx-int8",
-    "reference-coreml-int8",
-    "mediapipe-general",
-    "mediapipe-landscape",
-)
+#: Every registered baseline (vbbench.models.registry.MODELS declares them).
+BASELINES = tuple(MODELS.names())
 #: Baselines timed by `--bench`: those that run under a deployment runtime (PyTorch and the Core ML
 #: emulation are not deployment speeds).
 TIMED = ("reference-onnx", "reference-onnx-int8", "mediapipe-general", "mediapipe-landscape")

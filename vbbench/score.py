@@ -509,19 +509,33 @@ def read_per_image(path: str | os.PathLike) -> list[dict[str, Any]]:
     ScoreError
         If the file is unreadable or a column is not a known metric with its unit.
     """
+    return read_metric_rows(path, {"image": str, "region": str}, METRICS, "mad [alpha]")
+
+
+def read_metric_rows(
+    path: str | os.PathLike, keys: dict[str, Callable[[str], Any]], metrics, example: str
+) -> list[dict[str, Any]]:
+    """Rows of a per-image or per-clip CSV: the ``keys`` columns converted as given, every other
+    column a metric of ``metrics`` under its raw column (``mad [alpha]``), as a float.
+
+    Raises
+    ------
+    ScoreError
+        If the file is unreadable or a column is not a known metric with its unit (``example``).
+    """
     from vbbench.io import read_csv
 
     try:
         raw = read_csv(path)
     except OSError as problem:
         raise ScoreError(f"{path}: cannot be read ({problem.strerror or problem})") from None
-    by_column = {spec.raw_column: name for name, spec in METRICS.items()}
+    by_column = {spec.raw_column: name for name, spec in metrics.items()}
     rows = []
     for row in raw:
-        parsed: dict[str, Any] = {"image": row.pop("image"), "region": row.pop("region")}
+        parsed: dict[str, Any] = {key: convert(row.pop(key)) for key, convert in keys.items()}
         for column, value in row.items():
             if column not in by_column:
-                raise ScoreError(f"{path}: column {column!r} is not a metric with its unit (e.g. 'mad [alpha]')")
+                raise ScoreError(f"{path}: column {column!r} is not a metric with its unit (e.g. {example!r})")
             parsed[by_column[column]] = float(value)
         rows.append(parsed)
     return rows

@@ -431,23 +431,7 @@ def read_per_clip(path: str | os.PathLike) -> list[dict[str, Any]]:
     ScoreError
         If the file is unreadable or a column is not a known metric with its unit.
     """
-    from vbbench.io import read_csv
+    from vbbench.score import read_metric_rows
 
-    try:
-        raw = read_csv(path)
-    except OSError as problem:
-        raise ScoreError(f"{path}: cannot be read ({problem.strerror or problem})") from None
-    by_column = {spec.raw_column: name for name, spec in [*METRICS.items(), *TEMPORAL_METRICS.items()]}
-    rows = []
-    for row in raw:
-        parsed: dict[str, Any] = {
-            "clip": row.pop("clip"),
-            "region": row.pop("region"),
-            "frames": int(row.pop("frames")),
-        }
-        for column, value in row.items():
-            if column not in by_column:
-                raise ScoreError(f"{path}: column {column!r} is not a metric with its unit (e.g. 'dtssd [alpha]')")
-            parsed[by_column[column]] = float(value)
-        rows.append(parsed)
-    return rows
+    metrics = {**dict(METRICS.items()), **dict(TEMPORAL_METRICS.items())}
+    return read_metric_rows(path, {"clip": str, "region": str, "frames": int}, metrics, "dtssd [alpha]")
