@@ -202,8 +202,9 @@ def test_a_partial_set_stops_and_says_how_many_pairs_are_missing(full_size_shen,
 
 
 def test_an_accepted_partial_set_is_marked_in_its_split_record_summaries_and_results(full_size_shen, tmp_path):
+    from vbbench.leaderboard import render
     from vbbench.prepared import PreparedDataset
-    from vbbench.results import make_result, validate_result
+    from vbbench.results import load_result
 
     folder = write_tree(tmp_path / "shen", shen_entries(train=34, test=6, wrap=""))
     data = tmp_path / "data"
@@ -225,9 +226,12 @@ def test_an_accepted_partial_set_is_marked_in_its_split_record_summaries_and_res
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "scores" / "summary.json").read_text())
     assert summary["dataset"]["partial"] is True
-    document = make_result(summary, {"name": "gt"}, "2026-12-01")
+    result = runner.invoke(app, ["add-result", str(tmp_path / "scores" / "summary.json"), "--model", "gt",
+                                 "--results", str(tmp_path / "results"), "--date", "2026-12-01"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    document = load_result(tmp_path / "results" / "shen2016" / "original" / "gt.json")
     assert document["dataset"]["partial"] is True
-    validate_result(document, tmp_path / "r.json")
+    assert "### shen2016 / original / whole (partial set)" in render(tmp_path / "results")["README.md"]
     # a complete set says partial: false
     complete = write_tree(tmp_path / "complete", shen_entries(train=6, test=3, wrap=""))
     small = full_size_shen / "shen2016" / "card.yaml"

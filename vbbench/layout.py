@@ -19,6 +19,7 @@ Two steps, both driven only by the card's ``layout:`` block (:class:`vbbench.car
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -27,9 +28,9 @@ from pathlib import Path
 
 from vbbench.cards import DatasetCard, LayoutForm, LayoutSpec
 from vbbench.errors import DatasetError
-from vbbench.prepared import Pair
 
 __all__ = [
+    "Pair",
     "Defect",
     "Listing",
     "Located",
@@ -42,6 +43,57 @@ __all__ = [
     "is_fork",
     "METADATA_FOLDERS",
 ]
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One image and its matte, paths relative to the data root.
+
+    Attributes
+    ----------
+    id : str
+        The item's id (the layout's ``id`` template); predictions are named ``<id>.png``.
+    group : str
+        Items that must share a side of the split (the layout's ``group`` template).
+    folder : str
+        The authors' split folder (Shen: ``training``/``testing``), else ``""``.
+    image, matte : str
+        Relative POSIX paths.
+    image_sha256, matte_sha256 : str
+        Content hashes, once verified.
+    width, height : int
+        Size in pixels, once verified.
+    """
+
+    id: str
+    group: str
+    folder: str
+    image: str
+    matte: str
+    image_sha256: str = ""
+    matte_sha256: str = ""
+    width: int = 0
+    height: int = 0
+
+    def row(self) -> dict[str, str | int]:
+        """The ``pairs.csv`` row."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_row(cls, row: dict[str, str]) -> Pair:
+        """A pair from a ``pairs.csv`` row (numbers parsed)."""
+        return cls(
+            id=row["id"],
+            group=row["group"],
+            folder=row["folder"],
+            image=row["image"],
+            matte=row["matte"],
+            image_sha256=row["image_sha256"],
+            matte_sha256=row["matte_sha256"],
+            width=int(row["width"] or 0),
+            height=int(row["height"] or 0),
+        )
+
 
 #: Folders that archivers add and that never hold data (macOS Finder's resource forks).
 METADATA_FOLDERS = ("__MACOSX",)

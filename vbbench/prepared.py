@@ -10,7 +10,7 @@
     variants/<variant>/images/<id>.png, alpha/<id>.png, trimaps/<id>.png, manifest.csv
 
 :class:`PreparedDataset` names every one of these paths; no other module joins dataset paths.
-:class:`Pair` (one image and its matte) and :class:`SplitRow` are the typed rows that flow through
+:class:`Pair` (one image and its matte, made by :mod:`vbbench.layout`) and :class:`SplitRow` are the typed rows that flow through
 verify → split → variants → train / predict / score / browse.
 
 Examples
@@ -33,62 +33,13 @@ from pathlib import Path
 from vbbench.cards import DatasetCard, get_dataset
 from vbbench.errors import DatasetError
 from vbbench.io import atomic_write_text, csv_text, read_csv
+from vbbench.layout import Pair, find_layout_root
 from vbbench.paths import default_data_dir
 
 __all__ = ["Pair", "SplitRow", "VariantFiles", "PreparedDataset", "PAIR_FIELDS", "SPLIT_FIELDS"]
 
 PAIR_FIELDS = ["id", "group", "folder", "image", "matte", "image_sha256", "matte_sha256", "width", "height"]
 SPLIT_FIELDS = ["id", "group", "unit", "split", "sha256"]
-
-
-@dataclass(frozen=True)
-class Pair:
-    """One image and its matte, paths relative to the data root.
-
-    Attributes
-    ----------
-    id : str
-        The item's id (the layout's ``id`` template); predictions are named ``<id>.png``.
-    group : str
-        Items that must share a side of the split (the layout's ``group`` template).
-    folder : str
-        The authors' split folder (Shen: ``training``/``testing``), else ``""``.
-    image, matte : str
-        Relative POSIX paths.
-    image_sha256, matte_sha256 : str
-        Content hashes, once verified.
-    width, height : int
-        Size in pixels, once verified.
-    """
-
-    id: str
-    group: str
-    folder: str
-    image: str
-    matte: str
-    image_sha256: str = ""
-    matte_sha256: str = ""
-    width: int = 0
-    height: int = 0
-
-    def row(self) -> dict[str, str | int]:
-        """The ``pairs.csv`` row."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_row(cls, row: dict[str, str]) -> Pair:
-        """A pair from a ``pairs.csv`` row (numbers parsed)."""
-        return cls(
-            id=row["id"],
-            group=row["group"],
-            folder=row["folder"],
-            image=row["image"],
-            matte=row["matte"],
-            image_sha256=row["image_sha256"],
-            matte_sha256=row["matte_sha256"],
-            width=int(row["width"] or 0),
-            height=int(row["height"] or 0),
-        )
 
 
 @dataclass(frozen=True)
@@ -223,8 +174,6 @@ class PreparedDataset:
         if self.source_record.is_file():
             return Path(self.source_record.read_text(encoding="utf-8").strip())
         if self.raw_dir.is_dir():
-            from vbbench.layout import find_layout_root
-
             return find_layout_root(self.raw_dir, self.card)
         return None
 

@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from vbbench.errors import VariantError
+from vbbench.framing import CALL_HEADROOM, CALL_SIZE_PX, SUBJECT_LEVEL, call16x9_crop
 from vbbench.io import atomic_write_bytes, atomic_write_text, csv_text, encode_png, read_csv, read_image, read_matte
 from vbbench.parallel import process_map
 from vbbench.prepared import Pair, PreparedDataset, VariantFiles
@@ -60,12 +61,6 @@ __all__ = [
     "EXTRA_MODULES",
 ]
 
-#: Output size of ``call16x9`` (width, height) in pixels.
-CALL_SIZE_PX = (640, 360)
-#: Space above the subject's top in ``call16x9``, as a fraction of the crop height.
-CALL_HEADROOM = 0.10
-#: Matte level (fraction of full scale) that marks the subject's top row in ``call16x9``.
-SUBJECT_LEVEL = 0.10
 ROT30_DEGREES = 30.0
 #: The manifest is also the variant's lock: ``vbbench verify`` re-hashes each file against its SHA-256.
 MANIFEST_FIELDS = [
@@ -131,31 +126,6 @@ def rot30_matrix(width: int, height: int, angle_deg: float) -> np.ndarray:
     """The 2×3 affine matrix of a rotation by ``angle_deg`` about the frame centre
     ``((width − 1)/2, (height − 1)/2)`` (pixel-centre convention, so ±90° would be exact)."""
     return cv2.getRotationMatrix2D(((width - 1) / 2.0, (height - 1) / 2.0), angle_deg, 1.0)
-
-
-def call16x9_crop(alpha: np.ndarray) -> tuple[int, int, int, int]:
-    """The full-width 16:9 crop box ``(x0, y0, x1, y1)`` (pixels, end exclusive) for a portrait.
-
-    Crop height is ``round(width · 9 / 16)``, capped at the image height. The top sits
-    ``round(CALL_HEADROOM · crop height)`` px above the first row where the matte reaches
-    ``SUBJECT_LEVEL``, clamped to the image; with no subject the crop is centred.
-
-    Examples
-    --------
-    >>> alpha = np.zeros((800, 600), np.uint8); alpha[300:, 200:400] = 255
-    >>> call16x9_crop(alpha)
-    (0, 266, 600, 604)
-    """
-    height, width = alpha.shape
-    crop_height = min(int(round(width * 9 / 16)), height)
-    full_scale = 65535 if alpha.dtype == np.uint16 else 255
-    rows = np.flatnonzero((alpha >= SUBJECT_LEVEL * full_scale).any(axis=1))
-    if rows.size:
-        top = int(rows[0]) - int(round(CALL_HEADROOM * crop_height))
-    else:
-        top = (height - crop_height) // 2
-    top = min(max(top, 0), height - crop_height)
-    return 0, top, width, top + crop_height
 
 
 def _original(image, alpha, item_id):

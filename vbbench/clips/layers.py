@@ -18,7 +18,7 @@ The person moves against the background in a clip, so a clip needs the layers ap
   (mean |Δ|) within 20 px inside the silhouette, foreground error 0.5–0.6 codes where α > 0.
 
 Framing (:func:`frame_layers`): with ``framing="call16x9"`` the layers are cut and resized exactly as
-the ``call16x9`` variant cuts the portrait (:func:`vbbench.variants.call16x9_crop`, INTER_AREA to
+the ``call16x9`` variant cuts the portrait (:func:`vbbench.framing.call16x9_crop`, INTER_AREA to
 640×360); the foreground is resized premultiplied (resize(α·F) / resize(α)) so that colours
 outside the person do not bleed into its edge.
 """
@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from vbbench.errors import VariantError
+from vbbench.framing import CALL_SIZE_PX, call16x9_crop
 
 __all__ = ["estimate_layers", "frame_layers", "clip_layers", "sample_layers", "SAMPLE_ID"]
 
@@ -134,8 +135,6 @@ def frame_layers(
     >>> framed.shape, info["crop_px"]
     ((360, 640), [0, 266, 600, 604])
     """
-    from vbbench.variants import CALL_SIZE_PX, call16x9_crop
-
     x0, y0, x1, y1 = call16x9_crop(alpha)
     size = CALL_SIZE_PX
 
