@@ -105,7 +105,7 @@ def test_two_real_runs_into_one_out_never_crash_or_lose_results(tmp_path):
 def test_an_out_that_cannot_be_written_is_an_error_before_any_work(tmp_path, command, problem):
     # Reported: a read-only or impossible --out was a PermissionError / NotADirectoryError traceback.
     make_pairs(tmp_path)
-    read_only = tmp_path / "shared"
+    read_only = tmp_path / "read-only"
     read_only.mkdir()
     read_only.chmod(0o555)
     (tmp_path / "notes.txt").write_text("x")
