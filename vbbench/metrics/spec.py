@@ -19,12 +19,12 @@ from vbbench.metrics.filters import MMNET_HALF
 from vbbench.metrics.maps import PairMaps
 from vbbench.registry import Registry
 
-__all__ = ["MetricSpec", "METRICS"]
+__all__ = ["MetricDescription", "MetricSpec", "METRICS"]
 
 
 @dataclass(frozen=True)
-class MetricSpec:
-    """What a metric is: how to compute it and how to read its number.
+class MetricDescription:
+    """How to read a metric's number, still or clip alike: its names, unit and definition.
 
     Attributes
     ----------
@@ -34,8 +34,8 @@ class MetricSpec:
         Short name in table headers (``MAD``).
     title : str
         Human name.
-    reduction : {"sum", "mean"}
-        How the per-pixel map is reduced over the region.
+    reduction : str
+        How the per-pixel values are pooled (still metrics: ``"sum"`` or ``"mean"`` over the region).
     raw_unit : str
         Unit of the raw value vbbench stores (a short symbol, then what it measures).
     display_scale : float
@@ -46,15 +46,6 @@ class MetricSpec:
         One-line formula.
     reference : str
         Paper and code the definition follows.
-    per_pixel : callable
-        The :class:`PairMaps` method giving the per-pixel map the metric reduces.
-    higher_is_better : bool
-        False for every error metric.
-    valid_margin_px : int
-        Pixels this close to the image border never count (a 'VALID' convolution's border).
-    value_range : tuple of float
-        The values the raw number can take, (low, high); results files are refused outside it
-        (an error metric is never negative; a mean of |p − g| never exceeds 1).
     """
 
     name: str
@@ -66,10 +57,6 @@ class MetricSpec:
     border: str
     definition: str
     reference: str
-    per_pixel: Callable[[PairMaps], np.ndarray]
-    higher_is_better: bool = False
-    valid_margin_px: int = 0
-    value_range: tuple[float, float] = (0.0, math.inf)
 
     @property
     def unit_symbol(self) -> str:
@@ -88,8 +75,34 @@ class MetricSpec:
 
     @property
     def raw_column(self) -> str:
-        """Per-image CSV column of the raw value with its unit, e.g. ``mad [alpha]``."""
+        """Per-image (per-clip) CSV column of the raw value with its unit, e.g. ``mad [alpha]``."""
         return f"{self.name} [{self.unit_symbol}]"
+
+
+@dataclass(frozen=True)
+class MetricSpec(MetricDescription):
+    """What a still metric is: how to compute it (and, as every
+    :class:`MetricDescription`, how to read its number).
+
+    Attributes
+    ----------
+    name, label, title, reduction, raw_unit, display_scale, border, definition, reference
+        See :class:`MetricDescription`; ``reduction`` is ``"sum"`` or ``"mean"``.
+    per_pixel : callable
+        The :class:`PairMaps` method giving the per-pixel map the metric reduces.
+    higher_is_better : bool
+        False for every error metric.
+    valid_margin_px : int
+        Pixels this close to the image border never count (a 'VALID' convolution's border).
+    value_range : tuple of float
+        The values the raw number can take, (low, high); results files are refused outside it
+        (an error metric is never negative; a mean of |p − g| never exceeds 1).
+    """
+
+    per_pixel: Callable[[PairMaps], np.ndarray]
+    higher_is_better: bool = False
+    valid_margin_px: int = 0
+    value_range: tuple[float, float] = (0.0, math.inf)
 
     def compute(self, maps: PairMaps, region: np.ndarray | None) -> float:
         """The metric's raw value over ``region`` (``None`` = every pixel): :meth:`PairMaps.reduce`."""

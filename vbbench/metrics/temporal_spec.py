@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vbbench import units
 from vbbench.errors import UsageError
 from vbbench.metrics.alpha import EmptyRegionError, to_alpha
 from vbbench.metrics.conventions import TEMPORAL_REFERENCE, TemporalConventions
 from vbbench.metrics.motion import farneback_flow
+from vbbench.metrics.spec import MetricDescription
 from vbbench.metrics.temporal import (
     MessddtTerm,
     check_region,
@@ -39,13 +39,14 @@ __all__ = ["TemporalMetricSpec", "TEMPORAL_METRICS", "TemporalAccumulator"]
 
 
 @dataclass(frozen=True)
-class TemporalMetricSpec:
-    """What a clip metric is: how to compute it and how to read its number.
+class TemporalMetricSpec(MetricDescription):
+    """What a clip metric is: how to compute it (and, as every
+    :class:`~vbbench.metrics.spec.MetricDescription`, how to read its number).
 
     Attributes
     ----------
     name, label, title, reduction, raw_unit, display_scale, border, definition, reference
-        As :class:`vbbench.metrics.MetricSpec` (``reduction`` says how frames are pooled).
+        See :class:`~vbbench.metrics.spec.MetricDescription` (``reduction`` says how frames are pooled).
     needs : str
         What the scorer must supply beside the frames (motion, static stretches).
     compute_clip : callable
@@ -60,38 +61,9 @@ class TemporalMetricSpec:
     ('dtSSD (×10⁻²)', 'dtssd_in_1e-2', 'dtssd [alpha/frame]')
     """
 
-    name: str
-    label: str
-    title: str
-    reduction: str
-    raw_unit: str
-    display_scale: float
-    border: str
-    definition: str
-    reference: str
     needs: str
     compute_clip: Callable[..., float]
     higher_is_better: bool = False
-
-    @property
-    def unit_symbol(self) -> str:
-        """The raw unit's symbol (the part of :attr:`raw_unit` before its gloss)."""
-        return self.raw_unit.split(" (")[0]
-
-    @property
-    def header(self) -> str:
-        """Table header in display units, e.g. ``dtSSD (×10⁻²)``."""
-        return units.header(self.label, self.display_scale)
-
-    @property
-    def display_key(self) -> str:
-        """ASCII name of the displayed value, e.g. ``dtssd_in_1e-2``."""
-        return units.key(self.name, self.display_scale)
-
-    @property
-    def raw_column(self) -> str:
-        """Per-clip CSV column of the raw value with its unit, e.g. ``dtssd [alpha/frame]``."""
-        return f"{self.name} [{self.unit_symbol}]"
 
     def compute(self, preds, gts, motion=None, region=None, static=None, conventions=None) -> float:
         """The metric's raw value on a whole clip (see the clip functions for the arguments)."""
