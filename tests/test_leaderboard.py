@@ -26,7 +26,7 @@ runner = CliRunner()
 
 BUILD = REPO / "scripts" / "build_sample_board.py"
 #: What CI rebuilds through the user's commands (the whole board, `build_sample_board.py --check`,
-#: takes about 13 minutes on 2 cores): one baseline on every still variant, and the PyTorch and a
+#: takes about 12 minutes on 2 cores): one baseline on every still variant, and the PyTorch and a
 #: landscape MediaPipe baseline upright and in the call frame, 15 of the 72 results.
 CHECKED_RUNS = (
     (("reference-onnx",), tuple(name for name in VARIANTS.names() if not VARIANTS[name].clips)),
