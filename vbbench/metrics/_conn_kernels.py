@@ -180,27 +180,18 @@ def conn_codes(levels, column_major, skip, codes):
                     continue
                 if rq == r:
                     continue
-                if rq < r:
-                    parent[r] = rq
-                    link[r] = rq
-                    seq[nseq] = r
-                    seq_level[nseq] = k
-                    nseq += 1
-                    sz = size[rq] + size[r]
-                    size[rq] = sz
-                    if key[r] < key[rq]:
-                        key[rq] = key[r]
-                    r = rq
-                else:
-                    parent[rq] = r
-                    link[rq] = r
-                    seq[nseq] = rq
-                    seq_level[nseq] = k
-                    nseq += 1
-                    sz = size[rq] + size[r]
-                    size[r] = sz
-                    if key[rq] < key[r]:
-                        key[r] = key[rq]
+                # Two roots meet: the smaller index stays root (a fixed, order-free tie-break).
+                root, child = (rq, r) if rq < r else (r, rq)
+                parent[child] = root
+                link[child] = root
+                seq[nseq] = child
+                seq_level[nseq] = k
+                nseq += 1
+                sz = size[root] + size[child]
+                size[root] = sz
+                if key[child] < key[root]:
+                    key[root] = key[child]
+                r = root
             if r < 0:
                 parent[p] = p
                 link[p] = -1
