@@ -20,15 +20,17 @@ REPO = Path(__file__).resolve().parents[1]
 _runner = CliRunner()
 
 
-def make_pairs(root: Path, count: int = 3, shape=(40, 32), seed: int = 0, trimaps: bool = False) -> dict:
-    """``root/pred`` and ``root/gt`` (and ``root/trimap``) with ids 00, 01, …; returns
-    ``{id: (pred, gt)}`` as uint8 arrays."""
+def make_pairs(
+    root: Path, count: int = 3, shape=(40, 32), seed: int = 0, trimaps: bool = False, nested: bool = False
+) -> dict:
+    """``root/pred`` and ``root/gt`` (and ``root/trimap``) with ids 00, 01, … (``nested``: every odd
+    one in a subfolder, ``sub/01``); returns ``{id: (pred, gt)}`` as uint8 arrays."""
     rng = np.random.default_rng(seed)
     pairs = {}
     for index in range(count):
         gt = naive.random_soft_matte(rng, shape, 255, 4.0)
         pred = naive.random_soft_matte(rng, shape, 255, 4.0)
-        image_id = f"{index:02d}"
+        image_id = f"sub/{index:02d}" if nested and index % 2 else f"{index:02d}"
         write_png(root / "gt" / f"{image_id}.png", gt)
         write_png(root / "pred" / f"{image_id}.png", pred)
         if trimaps:

@@ -13,6 +13,7 @@ import naive_metrics as naive
 import numpy as np
 import pandas as pd
 import pytest
+from _trust import make_pairs
 from conftest import FLOAT64_REL
 from typer.testing import CliRunner
 
@@ -32,19 +33,8 @@ def read_table(path):
 
 
 def make_set(root: Path, count: int = 4, shape=(60, 48), seed: int = 0, trimaps: bool = False):
-    rng = np.random.default_rng(seed)
-    pairs = {}
-    for index in range(count):
-        gt = naive.random_soft_matte(rng, shape, 255, 4.0)
-        pred = naive.random_soft_matte(rng, shape, 255, 4.0)
-        image_id = f"sub/{index:02d}" if index % 2 else f"{index:02d}"
-        write_png(root / "gt" / f"{image_id}.png", gt)
-        write_png(root / "pred" / f"{image_id}.png", pred)
-        if trimaps:
-            trimap = np.where(gt == 255, 255, np.where(gt == 0, 0, 128)).astype(np.uint8)
-            write_png(root / "trimap" / f"{image_id}.png", trimap)
-        pairs[image_id] = (pred, gt)
-    return pairs
+    """Pairs as the trust tests make them, every odd id in a subfolder (nested ids are paired too)."""
+    return make_pairs(root, count, shape, seed, trimaps, nested=True)
 
 
 def run(*args):

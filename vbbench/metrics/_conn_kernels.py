@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from vbbench.metrics._jit import jit
+from vbbench.metrics._kernels import _column_total
 
 __all__ = ["conn_codes", "conn_error_codes", "conn_error_alpha", "levels_by_division", "lookup"]
 
@@ -344,11 +345,3 @@ def lookup(codes, table, out):
     for i in range(h):
         for j in range(w):
             out[i, j] = table[codes[i, j]]
-
-
-@jit
-def _column_total(columns):
-    total = columns[0]
-    for j in range(1, columns.size):
-        total += columns[j]
-    return total
